@@ -1,0 +1,60 @@
+// lib/decode.cpp — the public entry points of brine/decode.hpp.
+#include <string>
+
+#include "brine/decode.hpp"
+#include "machine.hpp"
+
+namespace brine {
+namespace {
+
+result<document> run_decode(std::span<const std::byte> pickle, const decode_options& options,
+                            std::shared_ptr<const void> keep_alive) {
+  document doc;
+  auto& d = doc.mutable_data();
+  if (keep_alive) d.owners.push_back(std::move(keep_alive));
+  d.buffers.reserve(options.buffers.size());
+  for (const auto& b : options.buffers) d.buffers.push_back({b.data.data(), b.data.size(), b.readonly});
+  detail::machine m(pickle, options, d, true);
+  if (!m.run()) return m.error();
+  doc.set_root(m.root());
+  return doc;
+}
+
+}  // namespace
+
+result<document> decode(std::span<const std::byte> pickle, const decode_options& options,
+                        std::shared_ptr<const void> keep_alive) {
+  return run_decode(pickle, options, std::move(keep_alive));
+}
+
+result<document> decode(std::string_view pickle, const decode_options& options,
+                        std::shared_ptr<const void> keep_alive) {
+  return run_decode(std::as_bytes(std::span<const char>(pickle.data(), pickle.size())), options, std::move(keep_alive));
+}
+
+result<document> decode_owned(std::string&& pickle, const decode_options& options) {
+  // The string moves to the heap once; its characters do not move again, so views stay valid.
+  auto owned = std::make_shared<const std::string>(std::move(pickle));
+  const auto bytes = std::as_bytes(std::span<const char>(owned->data(), owned->size()));
+  return run_decode(bytes, options, owned);
+}
+
+result<validate_summary> validate(std::span<const std::byte> pickle, const decode_options& options) {
+  detail::document_data d;
+  for (const auto& b : options.buffers) d.buffers.push_back({b.data.data(), b.data.size(), b.readonly});
+  detail::machine m(pickle, options, d, false);
+  if (!m.run()) return m.error();
+  validate_summary s;
+  s.protocol = d.protocol;
+  s.stop_offset = d.stop_offset;
+  s.opcodes = m.opcodes();
+  s.memo_entries = m.memo_entries();
+  s.warnings = std::move(d.warnings);
+  return s;
+}
+
+result<validate_summary> validate(std::string_view pickle, const decode_options& options) {
+  return validate(std::as_bytes(std::span<const char>(pickle.data(), pickle.size())), options);
+}
+
+}  // namespace brine

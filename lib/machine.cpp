@@ -1,0 +1,1141 @@
+// lib/machine.cpp — the decoding machine: one loop over the opcode stream, no recursion.
+//
+// It follows CPython's C unpickler (Modules/_pickle.c) for the stack, the MARK fence, the memo,
+// PROTO and STOP, and the Python unpickler for frame boundaries (cpython gh-154848). Every read goes
+// through `take`/`line`, which compare the requested length with what remains (of the frame, or of
+// the input) before forming a pointer.
+#include <algorithm>
+#include <bit>
+#include <cstring>
+#include <limits>
+#include <map>
+#include <string>
+
+#include "brine/decode.hpp"
+#include "brine/opcodes.hpp"
+#include "compat_tables.hpp"
+#include "machine.hpp"
+#include "pyformat.hpp"
+#include "text.hpp"
+
+static_assert(std::endian::native == std::endian::little, "brine reads length prefixes in place");
+
+namespace brine::detail {
+namespace {
+
+// The kinds whose instances Python cannot hash (as dict keys or set items).
+bool unhashable_node(const node& n) noexcept { return (n.flags() & flag_unhashable) != 0; }
+
+std::string printable_opcode(std::uint8_t c) {
+  char buf[8];
+  if (c >= 0x20 && c < 0x7f) {
+    buf[0] = static_cast<char>(c);
+    buf[1] = 0;
+  } else {
+    static const char digits[] = "0123456789abcdef";
+    buf[0] = '\\';
+    buf[1] = 'x';
+    buf[2] = digits[c >> 4];
+    buf[3] = digits[c & 15];
+    buf[4] = 0;
+  }
+  return buf;
+}
+
+}  // namespace
+
+machine::machine(std::span<const std::byte> input, const decode_options& options, document_data& out,
+                 bool keep_items)
+    : base_(reinterpret_cast<const unsigned char*>(input.data())),
+      size_(input.size()),
+      opt_(options),
+      d_(out),
+      keep_items_(keep_items) {}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+bool machine::fail(errc code, std::string message, std::uint64_t detail) {
+  err_.code = code;
+  err_.offset = op_offset_;
+  err_.opcode = in_opcode_ ? static_cast<int>(op_) : -1;
+  err_.detail = detail;
+  err_.message = std::move(message);
+  return false;
+}
+
+bool machine::fail_limit(limit which) {
+  return fail(errc::limit_exceeded, std::string("limit exceeded: ") + std::string(limit_name(which)),
+              static_cast<std::uint64_t>(which));
+}
+
+bool machine::underflow() {
+  return fail(marks_.empty() ? errc::stack_underflow : errc::unexpected_mark,
+              marks_.empty() ? "unpickling stack underflow" : "unexpected MARK found");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+
+bool machine::take(std::size_t n, const unsigned char*& p) {
+  const std::size_t limit = frame_end_ != 0 ? frame_end_ : size_;
+  if (n <= limit - pos_) {
+    p = base_ + pos_;
+    pos_ += n;
+    return true;
+  }
+  if (frame_end_ != 0 && pos_ < frame_end_) return fail(errc::frame_violation, "pickle exhausted before end of frame");
+  return fail(errc::truncated, "pickle data was truncated", n);
+}
+
+bool machine::line(std::string_view& text) {
+  const std::size_t limit = frame_end_ != 0 ? frame_end_ : size_;
+  const void* nl = std::memchr(base_ + pos_, '\n', limit - pos_);
+  if (nl == nullptr) {
+    if (frame_end_ != 0 && pos_ < frame_end_) return fail(errc::frame_violation, "pickle exhausted before end of frame");
+    return fail(errc::truncated, "pickle data was truncated");
+  }
+  const auto* e = static_cast<const unsigned char*>(nl);
+  text = std::string_view(reinterpret_cast<const char*>(base_ + pos_), static_cast<std::size_t>(e - (base_ + pos_)));
+  pos_ = static_cast<std::size_t>(e - base_) + 1;
+  return true;
+}
+
+template <class T>
+static T load_le(const unsigned char* p) noexcept {
+  T v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Nodes, containers, memo
+
+bool machine::add_node(node_kind k, std::uint8_t flags, std::uint64_t payload, std::uint32_t& id) {
+  if (d_.nodes.size() >= opt_.limits.max_nodes || d_.nodes.size() >= no_node - 1) return fail_limit(limit::max_nodes);
+  node n;
+  n.head = make_head(k, flags, op_offset_);
+  std::memcpy(&n.i, &payload, 8);
+  id = static_cast<std::uint32_t>(d_.nodes.size());
+  d_.nodes.push_back(n);
+  return true;
+}
+
+bool machine::push(std::uint32_t id) {
+  if (stack_.size() >= opt_.limits.max_stack) return fail_limit(limit::max_stack);
+  stack_.push_back(id);
+  return true;
+}
+
+bool machine::push_new(node_kind k, std::uint8_t flags, std::uint64_t payload) {
+  std::uint32_t id;
+  return add_node(k, flags, payload, id) && push(id);
+}
+
+bool machine::push_data(node_kind k, std::uint8_t prefix, const unsigned char* p) {
+  std::uint64_t payload;
+  std::memcpy(&payload, &p, 8);
+  return push_new(k, prefix | (k == node_kind::bytearray ? flag_unhashable : 0), payload);
+}
+
+bool machine::push_text(node_kind k, std::string_view text) {
+  unsigned char* p = d_.text.allocate_prefixed(text.size());
+  if (!text.empty()) std::memcpy(p, text.data(), text.size());
+  return push_data(k, prefix_u64, p);
+}
+
+bool machine::new_text_node(std::string_view text, std::uint32_t& id) {
+  unsigned char* p = d_.text.allocate_prefixed(text.size());
+  if (!text.empty()) std::memcpy(p, text.data(), text.size());
+  std::uint64_t payload;
+  std::memcpy(&payload, &p, 8);
+  return add_node(node_kind::str, prefix_u64, payload, id);
+}
+
+bool machine::reserve_pool(std::size_t n) {
+  if (n > std::numeric_limits<std::uint32_t>::max() - d_.pool.size()) return fail_limit(limit::max_nodes);
+  return true;
+}
+
+bool machine::new_container(node_kind k, const std::uint32_t* items, std::size_t n, std::uint32_t& id) {
+  if (!reserve_pool(n)) return false;
+  container c{static_cast<std::uint32_t>(d_.pool.size()), static_cast<std::uint32_t>(n),
+              static_cast<std::uint32_t>(n)};
+  if (keep_items_ || k == node_kind::tuple || k == node_kind::frozenset) {
+    d_.pool.insert(d_.pool.end(), items, items + n);
+  } else {
+    c.capacity = 0;
+  }
+  std::uint8_t flags = 0;
+  if (k == node_kind::list || k == node_kind::dict || k == node_kind::set) flags = flag_unhashable;
+  if (k == node_kind::tuple) {
+    // A tuple is hashable when all its items are, and its items never change.
+    for (std::size_t i = 0; i < n; ++i)
+      if (unhashable_node(d_.nodes[items[i]])) flags = flag_unhashable;
+  }
+  d_.containers.push_back(c);
+  return add_node(k, flags, static_cast<std::uint64_t>(d_.containers.size() - 1), id);
+}
+
+bool machine::append_items(std::uint32_t container_index, const std::uint32_t* items, std::size_t n) {
+  container& c = d_.containers[container_index];
+  if (std::uint64_t{c.size} + n > std::numeric_limits<std::uint32_t>::max()) return fail_limit(limit::max_nodes);
+  const auto new_size = static_cast<std::uint32_t>(c.size + n);
+  if (!keep_items_) {
+    c.size = new_size;
+    return true;
+  }
+  if (new_size <= c.capacity) {
+    std::copy(items, items + n, d_.pool.begin() + c.start + c.size);
+  } else if (std::size_t{c.start} + c.capacity == d_.pool.size()) {
+    // The container ends the pool: grow it in place, exactly (the common case: a list filled by
+    // consecutive APPENDS batches wastes nothing).
+    if (!reserve_pool(new_size - c.capacity)) return false;
+    d_.pool.resize(d_.pool.size() + (new_size - c.capacity));
+    std::copy(items, items + n, d_.pool.begin() + c.start + c.size);
+    c.capacity = new_size;
+  } else {
+    // Relocate to the end with doubling, so repeated batches cost amortised O(1) per item.
+    const std::uint64_t want = std::max<std::uint64_t>(new_size, std::uint64_t{c.capacity} * 2);
+    const auto cap = static_cast<std::uint32_t>(std::min<std::uint64_t>(want, std::numeric_limits<std::uint32_t>::max()));
+    if (!reserve_pool(cap)) return false;
+    const std::size_t start = d_.pool.size();
+    d_.pool.resize(start + cap);
+    std::copy(d_.pool.begin() + c.start, d_.pool.begin() + c.start + c.size, d_.pool.begin() + static_cast<std::ptrdiff_t>(start));
+    std::copy(items, items + n, d_.pool.begin() + static_cast<std::ptrdiff_t>(start) + c.size);
+    c.start = static_cast<std::uint32_t>(start);
+    c.capacity = cap;
+  }
+  c.size = new_size;
+  return true;
+}
+
+bool machine::memo_put(std::uint64_t index, std::uint32_t id) {
+  if (index < dense_.size()) {
+    if (dense_[index] == 0) {
+      if (memo_count_ >= opt_.limits.max_memo_entries) return fail_limit(limit::max_memo_entries);
+      ++memo_count_;
+    } else {
+      warn(warning_code::duplicate_memo_put);
+    }
+    dense_[index] = id + 1;
+    return true;
+  }
+  // Dense storage is bounded by the number of entries, so a single huge index costs one sparse
+  // entry, never index-sized memory (the pre-gh-115952 C memo bomb).
+  const std::uint64_t bound = 2 * memo_count_ + 1024;
+  if (index < bound) {
+    const std::uint64_t grown = std::min<std::uint64_t>(bound, std::max<std::uint64_t>(index + 1, dense_.size() * 2));
+    dense_.resize(static_cast<std::size_t>(grown), 0);
+    // Entries stored sparse earlier move into the dense range they now fall in.
+    auto it = sparse_.begin();
+    while (it != sparse_.end() && it->first < grown) {
+      dense_[static_cast<std::size_t>(it->first)] = it->second + 1;
+      it = sparse_.erase(it);
+    }
+    return memo_put(index, id);
+  }
+  auto [it, inserted] = sparse_.try_emplace(index, id);
+  if (inserted) {
+    if (memo_count_ >= opt_.limits.max_memo_entries) {
+      sparse_.erase(it);
+      return fail_limit(limit::max_memo_entries);
+    }
+    ++memo_count_;
+  } else {
+    it->second = id;
+    warn(warning_code::duplicate_memo_put);
+  }
+  return true;
+}
+
+bool machine::memo_get(std::uint64_t index) {
+  std::uint32_t id = no_node;
+  if (index < dense_.size()) {
+    if (dense_[index] != 0) id = dense_[index] - 1;
+  } else if (auto it = sparse_.find(index); it != sparse_.end()) {
+    id = it->second;
+  }
+  if (id == no_node) return fail(errc::memo_miss, "Memo value not found at index " + std::to_string(index), index);
+  return push(id);
+}
+
+bool machine::memo_store_top(std::uint64_t index) {
+  if (stack_.size() <= fence()) return underflow();
+  return memo_put(index, stack_.back());
+}
+
+void machine::warn(warning_code w) {
+  // One warning per kind is enough to tell a user; a flood of them would be a memory lever.
+  for (const auto& x : d_.warnings)
+    if (x.code == w) return;
+  d_.warnings.push_back({w, op_offset_});
+}
+
+// ---------------------------------------------------------------------------------------------
+// Marks
+
+bool machine::pop_mark(std::size_t& mark) {
+  if (marks_.empty()) return fail(errc::mark_not_found, "could not find MARK");
+  mark = marks_.back();
+  marks_.pop_back();
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Numbers
+
+bool machine::push_int_le(const unsigned char* p, std::size_t n, std::uint8_t prefix) {
+  // Minimal length: drop redundant sign bytes a hand-made pickle may carry.
+  std::size_t len = n;
+  while (len > 1 && ((p[len - 1] == 0x00 && (p[len - 2] & 0x80) == 0) ||
+                     (p[len - 1] == 0xff && (p[len - 2] & 0x80) != 0)))
+    --len;
+  if (len <= 8) {
+    std::uint64_t v = 0;
+    for (std::size_t i = 0; i < len; ++i) v |= std::uint64_t{p[i]} << (8 * i);
+    if (len > 0 && len < 8 && (p[len - 1] & 0x80)) v |= ~std::uint64_t{0} << (8 * len);  // sign-extend
+    return push_new(node_kind::int64, 0, v);
+  }
+  if (len != n) {
+    // Keep the payload minimal, so int_bytes() and the encoder see canonical bytes.
+    unsigned char* q = d_.text.allocate_prefixed(len);
+    std::memcpy(q, p, len);
+    return push_data(node_kind::bigint, prefix_u64, q);
+  }
+  return push_data(node_kind::bigint, prefix, p);
+}
+
+bool machine::push_decimal(std::string_view digits) {
+  // Fast path: fits int64.
+  std::string_view s = digits;
+  const bool negative = !s.empty() && s[0] == '-';
+  if (negative || (!s.empty() && s[0] == '+')) s.remove_prefix(1);
+  if (s.size() <= 18) {
+    std::int64_t v = 0;
+    for (char c : s) v = v * 10 + (c - '0');
+    return push_new(node_kind::int64, 0, static_cast<std::uint64_t>(negative ? -v : v));
+  }
+  const std::string le = decimal_to_int(digits);
+  return push_int_le_copy(le);
+}
+
+bool machine::push_int_le_copy(std::string_view le) {
+  const auto* p = reinterpret_cast<const unsigned char*>(le.data());
+  if (le.size() <= 8) return push_int_le(p, le.size(), prefix_u64);
+  unsigned char* q = d_.text.allocate_prefixed(le.size());
+  std::memcpy(q, p, le.size());
+  return push_int_le(q, le.size(), prefix_u64);
+}
+
+// INT / LONG / GET / PUT text in compatibility mode: C's strtol(base 0), then Python's int(s, 0)
+// (whitespace, sign, 0x/0o/0b prefixes, underscores between digits). Produces a normalised
+// decimal string, or false.
+static bool normalise_c_integer(std::string_view s, bool base_ten_only, std::string& out) {
+  std::size_t i = 0, e = s.size();
+  while (i < e && (s[i] == ' ' || s[i] == '\t')) ++i;
+  while (e > i && (s[e - 1] == ' ' || s[e - 1] == '\t')) --e;
+  bool negative = false;
+  if (i < e && (s[i] == '+' || s[i] == '-')) negative = s[i++] == '-';
+  unsigned base = 10;
+  if (!base_ten_only && e - i >= 2 && s[i] == '0') {
+    const char x = static_cast<char>(s[i + 1] | 0x20);
+    if (x == 'x') base = 16, i += 2;
+    else if (x == 'o') base = 8, i += 2;
+    else if (x == 'b') base = 2, i += 2;
+    else base = 8;  // strtol's leading-zero octal (C unpickler; Python's int() would refuse)
+  }
+  if (i >= e) return false;
+  // Accumulate in base 10^9 limbs (little-endian) — inputs are bounded by max_int_digits.
+  std::vector<std::uint32_t> limbs{0};
+  bool prev_digit = false;
+  for (; i < e; ++i) {
+    const char c = s[i];
+    if (c == '_' && prev_digit && i + 1 < e) {
+      prev_digit = false;
+      continue;
+    }
+    unsigned v;
+    if (c >= '0' && c <= '9') v = static_cast<unsigned>(c - '0');
+    else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') v = static_cast<unsigned>((c | 0x20) - 'a' + 10);
+    else return false;
+    if (v >= base) return false;
+    prev_digit = true;
+    std::uint64_t carry = v;
+    for (auto& limb : limbs) {
+      const std::uint64_t t = std::uint64_t{limb} * base + carry;
+      limb = static_cast<std::uint32_t>(t % 1000000000u);
+      carry = t / 1000000000u;
+    }
+    if (carry) limbs.push_back(static_cast<std::uint32_t>(carry));
+  }
+  if (!prev_digit) return false;
+  out.clear();
+  if (negative) out.push_back('-');
+  out += std::to_string(limbs.back());
+  for (std::size_t k = limbs.size() - 1; k-- > 0;) {
+    std::string part = std::to_string(limbs[k]);
+    out.append(9 - part.size(), '0');
+    out += part;
+  }
+  return true;
+}
+
+bool machine::check_digits(std::string_view s) {
+  if (s.size() > opt_.limits.max_int_digits + 1) return fail_limit(limit::max_int_digits);
+  std::size_t digits = 0;
+  for (char c : s) digits += (c >= '0' && c <= '9');
+  if (digits > opt_.limits.max_int_digits) return fail_limit(limit::max_int_digits);
+  return true;
+}
+
+bool machine::parse_index(std::string_view s, bool is_put, std::uint64_t& index) {
+  if (!check_digits(s)) return false;
+  std::string norm;
+  std::string_view digits = s;
+  if (!opt_.strict_numbers) {
+    if (!normalise_c_integer(s, true, norm)) return fail(errc::bad_number, "invalid literal for int() with base 10");
+    digits = norm;
+  } else if (!is_strict_decimal(s)) {
+    return fail(errc::bad_number, "invalid literal for int() with base 10: '" + std::string(s.substr(0, 40)) + "'");
+  }
+  if (digits[0] == '-') {
+    if (is_put) return fail(errc::bad_memo_index, "negative PUT argument");
+    // A negative GET can never match: report the miss as CPython does.
+    return fail(errc::memo_miss, "Memo value not found at index " + std::string(digits));
+  }
+  std::uint64_t v = 0;
+  for (char c : digits) {
+    const auto dgt = static_cast<std::uint64_t>(c - '0');
+    if (v > (std::uint64_t{INT64_MAX} - dgt) / 10) return fail(errc::bad_memo_index, "Python int too large to convert to C ssize_t");
+    v = v * 10 + dgt;
+  }
+  index = v;
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Strings
+
+bool machine::push_utf8(node_kind k, std::uint8_t prefix, const unsigned char* p, std::size_t n) {
+  const std::string_view s(reinterpret_cast<const char*>(p), n);
+  if (const std::size_t bad = utf8_error(s, true); bad != std::string_view::npos)
+    return fail(errc::invalid_utf8, "'utf-8' codec can't decode byte 0x" + printable_opcode(p[bad]).substr(p[bad] >= 0x20 && p[bad] < 0x7f ? 0 : 2) +
+                                        " in position " + std::to_string(bad) + ": invalid start byte or continuation",
+                bad);
+  return push_data(k, prefix, p);
+}
+
+bool machine::push_py2_string(const unsigned char* p, std::size_t n, std::uint8_t prefix, bool copied) {
+  // Python 2 str: decoded with the caller's encoding, as pickle.loads(encoding=...) does.
+  const std::string_view s(reinterpret_cast<const char*>(p), n);
+  switch (opt_.encoding) {
+    case py2_encoding::bytes:
+      return copied ? push_text(node_kind::bytes, s) : push_data(node_kind::bytes, prefix, p);
+    case py2_encoding::ascii:
+      for (std::size_t i = 0; i < n; ++i)
+        if (p[i] >= 0x80)
+          return fail(errc::decode_error, "'ascii' codec can't decode byte 0x" + printable_opcode(p[i]).substr(2) +
+                                              " in position " + std::to_string(i) + ": ordinal not in range(128)", i);
+      return copied ? push_text(node_kind::str, s) : push_data(node_kind::str, prefix, p);
+    case py2_encoding::utf8:
+      if (const std::size_t bad = utf8_error(s, false); bad != std::string_view::npos)
+        return fail(errc::decode_error, "'utf-8' codec can't decode byte in position " + std::to_string(bad), bad);
+      return copied ? push_text(node_kind::str, s) : push_data(node_kind::str, prefix, p);
+    case py2_encoding::latin1: {
+      bool ascii = true;
+      for (std::size_t i = 0; i < n && ascii; ++i) ascii = p[i] < 0x80;
+      if (ascii) return copied ? push_text(node_kind::str, s) : push_data(node_kind::str, prefix, p);
+      std::string utf8;
+      latin1_to_utf8(s, utf8);
+      return push_text(node_kind::str, utf8);
+    }
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Globals and calls
+
+bool machine::push_global(std::uint32_t module, std::uint32_t name, global_source source) {
+  const std::string_view m = value_str(module), q = value_str(name);
+  if (m.empty() || q.empty()) return fail(errc::bad_global_name, "empty module or name in global reference");
+  // Before protocol 4 CPython resolves the name with one getattr, so a dotted name can never
+  // load; from 4 on it is an attribute path, and '<locals>' components cannot be reached.
+  if (q.find('.') != std::string_view::npos) {
+    if (proto_ < 4) return fail(errc::bad_global_name, "Can't get attribute '" + std::string(q.substr(0, 200)) + "' (dotted names need protocol 4)");
+    for (std::size_t at = 0; at <= q.size();) {
+      const std::size_t dot = std::min(q.find('.', at), q.size());
+      if (q.substr(at, dot - at) == "<locals>") return fail(errc::bad_global_name, "Can't get local attribute '" + std::string(q.substr(0, 200)) + "'");
+      if (dot == at) return fail(errc::bad_global_name, "empty component in dotted name");
+      at = dot + 1;
+    }
+  }
+  global_rec g{module, name, module, name, source, no_node};
+  if (proto_ < 3 && opt_.fix_imports) {
+    if (auto mapped = map_for_load(m, q)) {
+      if (mapped->module != m && !new_text_node(mapped->module, g.mapped_module)) return false;
+      if (mapped->name != q && !new_text_node(mapped->name, g.mapped_name)) return false;
+    }
+  }
+  d_.globals.push_back(g);
+  return push_new(node_kind::global, 0, static_cast<std::uint64_t>(d_.globals.size() - 1));
+}
+
+std::string_view machine::value_str(std::uint32_t id) const noexcept {
+  const node& n = d_.nodes[id];
+  return {reinterpret_cast<const char*>(n.p), static_cast<std::size_t>(n.length())};
+}
+
+bool machine::global_is(std::uint32_t id, std::string_view module, std::string_view name) const noexcept {
+  const node& n = d_.nodes[id];
+  if (n.kind() != node_kind::global) return false;
+  const global_rec& g = d_.globals[n.u[0]];
+  return value_str(g.mapped_module) == module && value_str(g.mapped_name) == name;
+}
+
+// Folding the builtin reductions that only rebuild plain data. Returns true with `done` set when
+// the call was folded; a call that does not match exactly stays a recorded object.
+bool machine::try_fold(std::uint32_t callable, std::uint32_t args, bool& done) {
+  done = false;
+  if (!opt_.fold_builtins || d_.nodes[callable].kind() != node_kind::global) return true;
+  const node& a = d_.nodes[args];
+  if (a.kind() != node_kind::tuple) return true;
+  const container ac = d_.containers[a.u[0]];
+  const std::uint32_t* av = d_.pool.data() + ac.start;
+  auto arg_kind = [&](std::uint32_t i) { return d_.nodes[av[i]].kind(); };
+
+  const bool is_set = global_is(callable, "builtins", "set");
+  const bool is_frozenset = !is_set && global_is(callable, "builtins", "frozenset");
+  if (is_set || is_frozenset) {
+    const node_kind k = is_set ? node_kind::set : node_kind::frozenset;
+    std::uint32_t id;
+    if (ac.size == 0) {
+      if (!new_container(k, nullptr, 0, id)) return false;
+    } else if (ac.size == 1 && arg_kind(0) == node_kind::list) {
+      // set(list) snapshots the list as it is now; later appends to the list do not show.
+      const container lc = d_.containers[d_.nodes[av[0]].u[0]];
+      copied_items_ += lc.size;
+      if (copied_items_ > opt_.limits.max_copied_items) return fail_limit(limit::max_copied_items);
+      if (!keep_items_) {
+        if (d_.nodes[av[0]].flags() & flag_holds_unhashable) return fail(errc::unhashable, "unhashable type");
+        if (!new_container(k, nullptr, 0, id)) return false;
+        d_.containers.back().size = lc.size;
+      } else {
+        const std::vector<std::uint32_t> items(d_.pool.begin() + lc.start, d_.pool.begin() + lc.start + lc.size);
+        for (auto item : items)
+          if (!check_hashable(item)) return false;
+        if (!new_container(k, items.data(), items.size(), id)) return false;
+      }
+    } else {
+      return true;
+    }
+    done = true;
+    return push(id);
+  }
+  if (global_is(callable, "builtins", "bytearray")) {
+    if (ac.size == 0) {
+      done = true;
+      return push_text(node_kind::bytearray, {});
+    }
+    if (ac.size == 1 && arg_kind(0) == node_kind::bytes) {
+      done = true;
+      const node& b = d_.nodes[av[0]];
+      return push_data(node_kind::bytearray, b.flags() & prefix_mask, b.p);
+    }
+    if (ac.size == 2 && arg_kind(0) == node_kind::str && arg_kind(1) == node_kind::str &&
+        (value_str(av[1]) == "latin-1" || value_str(av[1]) == "latin1")) {
+      // Python 2 and protocol < 3: bytearray(text, 'latin-1').
+      std::string raw;
+      if (!utf8_to_latin1(value_str(av[0]), raw)) return true;
+      done = true;
+      return push_text(node_kind::bytearray, raw);
+    }
+    return true;
+  }
+  if (global_is(callable, "_codecs", "encode")) {
+    if (ac.size == 2 && arg_kind(0) == node_kind::str && arg_kind(1) == node_kind::str &&
+        (value_str(av[1]) == "latin1" || value_str(av[1]) == "latin-1")) {
+      std::string raw;
+      if (!utf8_to_latin1(value_str(av[0]), raw)) return true;  // CPython would fail to encode
+      done = true;
+      return push_text(node_kind::bytes, raw);
+    }
+    return true;
+  }
+  if (global_is(callable, "builtins", "bytes") && ac.size == 0) {
+    done = true;
+    return push_text(node_kind::bytes, {});
+  }
+  return true;
+}
+
+// Kinds that cannot be called, or used as a class. Globals, recorded objects, persistent ids and
+// extension codes might be anything, so they pass.
+static bool maybe_callable(node_kind k) noexcept {
+  return k == node_kind::global || k == node_kind::object || k == node_kind::persid || k == node_kind::ext;
+}
+
+bool machine::new_object(call_kind how, std::uint32_t callable, std::uint32_t args, std::uint32_t kwargs) {
+  d_.containers.push_back({static_cast<std::uint32_t>(d_.pool.size()), 0, 0});
+  d_.objects.push_back({how, callable, args, kwargs, static_cast<std::uint32_t>(d_.containers.size() - 1)});
+  return push_new(node_kind::object, 0, static_cast<std::uint64_t>(d_.objects.size() - 1));
+}
+
+// Globals get an op stream too (BUILD on a class or module overwrites attributes, a real attack
+// pattern), created on first use.
+std::uint32_t machine::ops_of(std::uint32_t target) {
+  const node& n = d_.nodes[target];
+  if (n.kind() == node_kind::object) return d_.objects[n.u[0]].ops;
+  global_rec& g = d_.globals[n.u[0]];
+  if (g.ops == no_node) {
+    d_.containers.push_back({static_cast<std::uint32_t>(d_.pool.size()), 0, 0});
+    g.ops = static_cast<std::uint32_t>(d_.containers.size() - 1);
+  }
+  return g.ops;
+}
+
+bool machine::record_op(std::uint32_t target, op_kind kind, const std::uint32_t* items, std::size_t n) {
+  if (n > op_count_mask) return fail_limit(limit::max_stack);
+  const std::uint32_t ops = ops_of(target);
+  const std::uint32_t header = (static_cast<std::uint32_t>(kind) << 28) | static_cast<std::uint32_t>(n);
+  const bool keep = keep_items_;
+  keep_items_ = true;  // op streams are small records; keep them even when validating
+  const bool ok = append_items(ops, &header, 1) && append_items(ops, items, n);
+  keep_items_ = keep;
+  return ok;
+}
+
+std::string machine::kind_text(std::uint32_t id) const { return std::string(node_kind_name(d_.nodes[id].kind())); }
+
+// ---------------------------------------------------------------------------------------------
+// The loop
+
+bool machine::run() {
+  for (;;) {
+    // Leaving a frame: once its bytes are consumed, reads come from the input again.
+    if (frame_end_ != 0 && pos_ == frame_end_) frame_end_ = 0;
+    op_offset_ = pos_;
+    in_opcode_ = false;
+    if (pos_ >= size_) return fail(errc::truncated, "Ran out of input");
+    op_ = base_[pos_++];
+    in_opcode_ = true;
+    ++opcodes_;
+    const opcode_info* info = find_opcode(op_);
+    if (info == nullptr) return fail(errc::invalid_opcode, "invalid load key, '" + printable_opcode(op_) + "'.", op_);
+    if (seen_proto_ && info->proto > proto_ && !above_proto_warned_) {
+      above_proto_warned_ = true;
+      warn(warning_code::opcode_above_proto);
+    }
+    const unsigned char* p = nullptr;
+    std::string_view text;
+    std::size_t mark = 0;
+
+    switch (op_) {
+      // --- protocol and framing
+      case op::PROTO: {
+        if (!take(1, p)) return false;
+        if (p[0] > highest_protocol) return fail(errc::unsupported_protocol, "unsupported pickle protocol: " + std::to_string(p[0]), p[0]);
+        if (op_offset_ != 0) warn(seen_proto_ ? warning_code::repeated_proto : warning_code::late_proto);
+        seen_proto_ = true;
+        proto_ = p[0];
+        d_.protocol = proto_;
+        break;
+      }
+      case op::FRAME: {
+        if (!take(8, p)) return false;
+        const auto len = load_le<std::uint64_t>(p);
+        if (len > static_cast<std::uint64_t>(INT64_MAX))
+          return fail(errc::length_overflow, "FRAME length exceeds system's maximum of 9223372036854775807 bytes", len);
+        if (frame_end_ != 0 && pos_ < frame_end_)
+          return fail(errc::frame_violation, "beginning of a new frame before end of current frame");
+        if (len > size_ - pos_) return fail(errc::truncated, "pickle data was truncated", len);
+        frame_end_ = len == 0 ? 0 : pos_ + static_cast<std::size_t>(len);
+        break;
+      }
+      case op::STOP: {
+        if (stack_.size() <= fence()) return underflow();
+        d_.stop_offset = op_offset_;
+        root_ = stack_.back();
+        if (stack_.size() > 1) warn(warning_code::leftover_stack);
+        if (!marks_.empty()) warn(warning_code::leftover_marks);
+        if (pos_ < size_) warn(warning_code::trailing_data);
+        return true;
+      }
+
+      // --- scalars
+      case op::NONE: if (!push_new(node_kind::none, 0, 0)) return false; break;
+      case op::NEWTRUE: if (!push_new(node_kind::boolean, 0, 1)) return false; break;
+      case op::NEWFALSE: if (!push_new(node_kind::boolean, 0, 0)) return false; break;
+      case op::BININT: {
+        if (!take(4, p)) return false;
+        if (!push_new(node_kind::int64, 0, static_cast<std::uint64_t>(static_cast<std::int64_t>(load_le<std::int32_t>(p))))) return false;
+        break;
+      }
+      case op::BININT1: if (!take(1, p) || !push_new(node_kind::int64, 0, p[0])) return false; break;
+      case op::BININT2: if (!take(2, p) || !push_new(node_kind::int64, 0, load_le<std::uint16_t>(p))) return false; break;
+      case op::LONG1: {
+        if (!take(1, p)) return false;
+        const std::size_t n = p[0];
+        if (n > opt_.limits.max_long_bytes) return fail_limit(limit::max_long_bytes);
+        if (!take(n, p)) return false;
+        if (!(n == 0 ? push_new(node_kind::int64, 0, 0) : push_int_le(p, n, prefix_u8))) return false;
+        break;
+      }
+      case op::LONG4: {
+        if (!take(4, p)) return false;
+        const auto n = load_le<std::int32_t>(p);
+        if (n < 0) return fail(errc::negative_length, "LONG pickle has negative byte count", static_cast<std::uint64_t>(static_cast<std::int64_t>(n)));
+        if (static_cast<std::uint64_t>(n) > opt_.limits.max_long_bytes) return fail_limit(limit::max_long_bytes);
+        if (!take(static_cast<std::size_t>(n), p)) return false;
+        if (!(n == 0 ? push_new(node_kind::int64, 0, 0) : push_int_le(p, static_cast<std::size_t>(n), prefix_u32))) return false;
+        break;
+      }
+      case op::INT: {
+        if (!line(text)) return false;
+        if (!check_digits(text)) return false;
+        if (text == "00" || text == "01") {
+          if (!push_new(node_kind::boolean, 0, text[1] == '1')) return false;
+          break;
+        }
+        if (opt_.strict_numbers) {
+          if (!is_strict_decimal(text)) return fail(errc::bad_number, "invalid literal for int() with base 10: '" + std::string(text.substr(0, 40)) + "'");
+          if (!push_decimal(text)) return false;
+        } else {
+          std::string norm;
+          if (!normalise_c_integer(text, false, norm)) return fail(errc::bad_number, "could not convert string to int");
+          if (text.size() == 2 && (norm == "0" || norm == "1")) {  // C: any 2-char text that is 0 or 1 is a bool
+            if (!push_new(node_kind::boolean, 0, norm == "1")) return false;
+            break;
+          }
+          if (!push_decimal(norm)) return false;
+        }
+        break;
+      }
+      case op::LONG: {
+        if (!line(text)) return false;
+        if (!check_digits(text)) return false;
+        if (!text.empty() && text.back() == 'L') text.remove_suffix(1);
+        if (opt_.strict_numbers) {
+          if (!is_strict_decimal(text)) return fail(errc::bad_number, "invalid literal for int() with base 0: '" + std::string(text.substr(0, 40)) + "'");
+          if (!push_decimal(text)) return false;
+        } else {
+          std::string norm;
+          if (!normalise_c_integer(text, false, norm)) return fail(errc::bad_number, "invalid literal for int() with base 0");
+          if (!push_decimal(norm)) return false;
+        }
+        break;
+      }
+      case op::BINFLOAT: {
+        if (!take(8, p)) return false;
+        const std::uint64_t bits = __builtin_bswap64(load_le<std::uint64_t>(p));
+        if (!push_new(node_kind::float64, 0, bits)) return false;
+        break;
+      }
+      case op::FLOAT: {
+        if (!line(text)) return false;
+        double v = 0;
+        switch (parse_float(text, v)) {
+          case float_parse::ok: break;
+          case float_parse::invalid: return fail(errc::bad_number, "could not convert string to float: '" + std::string(text.substr(0, 40)) + "'");
+          case float_parse::overflow: return fail(errc::bad_number, "float too large to pickle");
+        }
+        if (!push_new(node_kind::float64, 0, std::bit_cast<std::uint64_t>(v))) return false;
+        break;
+      }
+
+      // --- str, bytes, bytearray
+      case op::SHORT_BINUNICODE: {
+        if (!take(1, p)) return false;
+        const std::size_t n = p[0];
+        if (!take(n, p) || !push_utf8(node_kind::str, prefix_u8, p, n)) return false;
+        break;
+      }
+      case op::BINUNICODE: {
+        if (!take(4, p)) return false;
+        const std::size_t n = load_le<std::uint32_t>(p);
+        if (!take(n, p) || !push_utf8(node_kind::str, prefix_u32, p, n)) return false;
+        break;
+      }
+      case op::BINUNICODE8: {
+        if (!take(8, p)) return false;
+        const auto n = load_le<std::uint64_t>(p);
+        if (n > static_cast<std::uint64_t>(INT64_MAX)) return fail(errc::length_overflow, "BINUNICODE exceeds system's maximum size of 9223372036854775807 bytes", n);
+        if (!take(static_cast<std::size_t>(n), p) || !push_utf8(node_kind::str, prefix_u64, p, static_cast<std::size_t>(n))) return false;
+        break;
+      }
+      case op::UNICODE: {
+        if (!line(text)) return false;
+        std::string utf8;
+        std::size_t bad = 0;
+        const char* why = nullptr;
+        if (!raw_unicode_escape_decode(text, utf8, bad, why))
+          return fail(errc::bad_escape, std::string("'rawunicodeescape' codec can't decode bytes in position ") + std::to_string(bad) + ": " + why, bad);
+        if (!push_text(node_kind::str, utf8)) return false;
+        break;
+      }
+      case op::SHORT_BINBYTES: {
+        if (!take(1, p)) return false;
+        const std::size_t n = p[0];
+        if (!take(n, p) || !push_data(node_kind::bytes, prefix_u8, p)) return false;
+        break;
+      }
+      case op::BINBYTES: {
+        if (!take(4, p)) return false;
+        const std::size_t n = load_le<std::uint32_t>(p);
+        if (!take(n, p) || !push_data(node_kind::bytes, prefix_u32, p)) return false;
+        break;
+      }
+      case op::BINBYTES8:
+      case op::BYTEARRAY8: {
+        if (!take(8, p)) return false;
+        const auto n = load_le<std::uint64_t>(p);
+        const bool is_bytes = op_ == op::BINBYTES8;
+        if (n > static_cast<std::uint64_t>(INT64_MAX))
+          return fail(errc::length_overflow, std::string(is_bytes ? "BINBYTES" : "BYTEARRAY8") + " exceeds system's maximum size of 9223372036854775807 bytes", n);
+        if (!take(static_cast<std::size_t>(n), p) || !push_data(is_bytes ? node_kind::bytes : node_kind::bytearray, prefix_u64, p)) return false;
+        break;
+      }
+      case op::SHORT_BINSTRING: {
+        if (!take(1, p)) return false;
+        const std::size_t n = p[0];
+        if (!take(n, p) || !push_py2_string(p, n, prefix_u8, false)) return false;
+        break;
+      }
+      case op::BINSTRING: {
+        if (!take(4, p)) return false;
+        const auto n = load_le<std::int32_t>(p);
+        if (n < 0) return fail(errc::negative_length, "BINSTRING pickle has negative byte count", static_cast<std::uint64_t>(static_cast<std::int64_t>(n)));
+        if (!take(static_cast<std::size_t>(n), p) || !push_py2_string(p, static_cast<std::size_t>(n), prefix_u32, false)) return false;
+        break;
+      }
+      case op::STRING: {
+        if (!line(text)) return false;
+        // bpo-17710: quoted on both ends with the same quote, at least two characters.
+        if (text.size() < 2 || text.front() != text.back() || (text.front() != '\'' && text.front() != '"'))
+          return fail(errc::bad_string_quote, "the STRING opcode argument must be quoted");
+        std::string raw;
+        std::size_t bad = 0;
+        const char* why = nullptr;
+        if (!escape_decode(text.substr(1, text.size() - 2), raw, bad, why)) return fail(errc::bad_escape, why, bad);
+        if (!push_py2_string(reinterpret_cast<const unsigned char*>(raw.data()), raw.size(), prefix_u64, true)) return false;
+        break;
+      }
+
+      // --- containers
+      case op::EMPTY_LIST: { std::uint32_t id; if (!new_container(node_kind::list, nullptr, 0, id) || !push(id)) return false; break; }
+      case op::EMPTY_DICT: { std::uint32_t id; if (!new_container(node_kind::dict, nullptr, 0, id) || !push(id)) return false; break; }
+      case op::EMPTY_SET: { std::uint32_t id; if (!new_container(node_kind::set, nullptr, 0, id) || !push(id)) return false; break; }
+      case op::EMPTY_TUPLE: { std::uint32_t id; if (!new_container(node_kind::tuple, nullptr, 0, id) || !push(id)) return false; break; }
+      case op::TUPLE1:
+      case op::TUPLE2:
+      case op::TUPLE3: {
+        const std::size_t n = static_cast<std::size_t>(op_ - op::TUPLE1) + 1;
+        if (stack_.size() - fence() < n) return underflow();
+        std::uint32_t id;
+        if (!new_container(node_kind::tuple, stack_.data() + stack_.size() - n, n, id)) return false;
+        stack_.resize(stack_.size() - n);
+        if (!push(id)) return false;
+        break;
+      }
+      case op::TUPLE:
+      case op::LIST:
+      case op::DICT:
+      case op::FROZENSET: {
+        if (!pop_mark(mark)) return false;
+        const std::size_t n = stack_.size() - mark;
+        const std::uint32_t* items = stack_.data() + mark;
+        node_kind k = op_ == op::TUPLE ? node_kind::tuple : op_ == op::LIST ? node_kind::list
+                    : op_ == op::DICT ? node_kind::dict : node_kind::frozenset;
+        if (k == node_kind::dict) {
+          if (n % 2 != 0) return fail(errc::odd_items, "odd number of items for DICT");
+          for (std::size_t i = 0; i < n; i += 2)
+            if (!check_hashable(items[i])) return false;
+        } else if (k == node_kind::frozenset) {
+          for (std::size_t i = 0; i < n; ++i)
+            if (!check_hashable(items[i])) return false;
+        }
+        std::uint32_t id;
+        if (!new_container(k, items, n, id)) return false;
+        if (!keep_items_ && (k == node_kind::list || k == node_kind::dict)) note_contents(id, items, n);
+        stack_.resize(mark);
+        if (!push(id)) return false;
+        break;
+      }
+      case op::APPEND: {
+        if (stack_.size() - fence() < 2) return underflow();
+        const std::uint32_t item = stack_.back();
+        stack_.pop_back();
+        if (!extend(stack_.back(), &item, 1, op_kind::append)) return false;
+        break;
+      }
+      case op::APPENDS:
+      case op::ADDITEMS: {
+        if (!pop_mark(mark)) return false;
+        if (mark == 0 || mark > stack_.size()) return underflow();
+        const std::size_t n = stack_.size() - mark;
+        if (n == 0) {
+          // C: a no-op on any target (cpython gh-135573); noted for non-containers.
+          const node_kind tk = d_.nodes[stack_[mark - 1]].kind();
+          if (tk != node_kind::list && tk != node_kind::set && tk != node_kind::object) warn(warning_code::empty_batch_non_container);
+          break;
+        }
+        if (!extend(stack_[mark - 1], stack_.data() + mark, n, op_ == op::APPENDS ? op_kind::appends : op_kind::additems)) return false;
+        stack_.resize(mark);
+        break;
+      }
+      case op::SETITEM: {
+        if (stack_.size() - fence() < 3) return underflow();
+        const std::uint32_t kv[2] = {stack_[stack_.size() - 2], stack_[stack_.size() - 1]};
+        stack_.resize(stack_.size() - 2);
+        if (!extend(stack_.back(), kv, 2, op_kind::setitem)) return false;
+        break;
+      }
+      case op::SETITEMS: {
+        if (!pop_mark(mark)) return false;
+        if (mark == 0 || mark > stack_.size()) return underflow();
+        const std::size_t n = stack_.size() - mark;
+        if (n == 0) break;
+        if (n % 2 != 0) return fail(errc::odd_items, "odd number of items for SETITEMS");
+        if (!extend(stack_[mark - 1], stack_.data() + mark, n, op_kind::setitems)) return false;
+        stack_.resize(mark);
+        break;
+      }
+
+      // --- stack manipulation
+      case op::MARK:
+        if (marks_.size() >= opt_.limits.max_marks) return fail_limit(limit::max_marks);
+        marks_.push_back(stack_.size());
+        break;
+      case op::POP:
+        if (!marks_.empty() && marks_.back() == stack_.size()) {
+          marks_.pop_back();  // POP of a MARK is legal and removes it
+        } else if (stack_.size() <= fence()) {
+          return underflow();
+        } else {
+          stack_.pop_back();
+        }
+        break;
+      case op::POP_MARK:
+        if (!pop_mark(mark)) return false;
+        stack_.resize(mark);
+        break;
+      case op::DUP:
+        if (stack_.size() <= fence()) return underflow();
+        if (!push(stack_.back())) return false;
+        break;
+
+      // --- memo
+      case op::PUT: {
+        std::uint64_t index;
+        if (!line(text) || !parse_index(text, true, index) || !memo_store_top(index)) return false;
+        break;
+      }
+      case op::BINPUT: if (!take(1, p) || !memo_store_top(p[0])) return false; break;
+      case op::LONG_BINPUT: if (!take(4, p) || !memo_store_top(load_le<std::uint32_t>(p))) return false; break;
+      case op::MEMOIZE: if (!memo_store_top(memo_count_)) return false; break;
+      case op::GET: {
+        std::uint64_t index;
+        if (!line(text) || !parse_index(text, false, index) || !memo_get(index)) return false;
+        break;
+      }
+      case op::BINGET: if (!take(1, p) || !memo_get(p[0])) return false; break;
+      case op::LONG_BINGET: if (!take(4, p) || !memo_get(load_le<std::uint32_t>(p))) return false; break;
+
+      // --- globals and calls
+      case op::GLOBAL:
+      case op::INST: {
+        std::string_view module_text, name_text;
+        if (!line(module_text) || !line(name_text)) return false;
+        // GLOBAL names are UTF-8, INST names ASCII (CPython's decoders for each).
+        const bool ascii_only = op_ == op::INST;
+        for (std::string_view part : {module_text, name_text}) {
+          bool ok = utf8_error(part, false) == std::string_view::npos;
+          if (ascii_only)
+            for (char c : part) ok = ok && static_cast<unsigned char>(c) < 0x80;
+          if (!ok) return fail(errc::bad_global_name, std::string("'") + (ascii_only ? "ascii" : "utf-8") + "' codec can't decode global name");
+        }
+        std::uint32_t m, q;
+        if (!new_text_node(module_text, m) || !new_text_node(name_text, q)) return false;
+        if (op_ == op::GLOBAL) {
+          if (!push_global(m, q, global_source::global_op)) return false;
+          break;
+        }
+        if (!pop_mark(mark)) return false;
+        std::uint32_t args;
+        if (!new_container(node_kind::tuple, stack_.data() + mark, stack_.size() - mark, args)) return false;
+        stack_.resize(mark);
+        if (!push_global(m, q, global_source::inst)) return false;
+        const std::uint32_t cls = stack_.back();
+        stack_.pop_back();
+        if (!new_object(call_kind::inst, cls, args, no_node)) return false;
+        break;
+      }
+      case op::STACK_GLOBAL: {
+        if (stack_.size() - fence() < 2) return underflow();
+        const std::uint32_t name = stack_.back(), module = stack_[stack_.size() - 2];
+        if (d_.nodes[name].kind() != node_kind::str || d_.nodes[module].kind() != node_kind::str)
+          return fail(errc::type_mismatch, "STACK_GLOBAL requires str");
+        stack_.resize(stack_.size() - 2);
+        if (!push_global(module, name, global_source::stack_global)) return false;
+        break;
+      }
+      case op::REDUCE: {
+        if (stack_.size() - fence() < 2) return underflow();
+        const std::uint32_t args = stack_.back(), callable = stack_[stack_.size() - 2];
+        if (!maybe_callable(d_.nodes[callable].kind()))
+          return fail(errc::type_mismatch, "'" + kind_text(callable) + "' object is not callable");
+        if (d_.nodes[args].kind() != node_kind::tuple) return fail(errc::type_mismatch, "argument list must be a tuple");
+        stack_.resize(stack_.size() - 2);
+        bool folded = false;
+        if (!try_fold(callable, args, folded)) return false;
+        if (!folded && !new_object(call_kind::reduce, callable, args, no_node)) return false;
+        break;
+      }
+      case op::NEWOBJ:
+      case op::NEWOBJ_EX: {
+        const bool ex = op_ == op::NEWOBJ_EX;
+        const std::size_t need = ex ? 3 : 2;
+        if (stack_.size() - fence() < need) return underflow();
+        const std::size_t base = stack_.size() - need;
+        const std::uint32_t cls = stack_[base], args = stack_[base + 1], kwargs = ex ? stack_[base + 2] : no_node;
+        const char* name = ex ? "NEWOBJ_EX" : "NEWOBJ";
+        if (!maybe_callable(d_.nodes[cls].kind()))
+          return fail(errc::type_mismatch, std::string(name) + " class argument must be a type, not " + kind_text(cls));
+        if (d_.nodes[args].kind() != node_kind::tuple)
+          return fail(errc::type_mismatch, std::string(name) + " args argument must be a tuple, not " + kind_text(args));
+        if (ex && d_.nodes[kwargs].kind() != node_kind::dict)
+          return fail(errc::type_mismatch, "NEWOBJ_EX kwargs argument must be a dict, not " + kind_text(kwargs));
+        stack_.resize(base);
+        if (!new_object(ex ? call_kind::newobj_ex : call_kind::newobj, cls, args, kwargs)) return false;
+        break;
+      }
+      case op::OBJ: {
+        if (!pop_mark(mark)) return false;
+        if (stack_.size() - mark < 1) return underflow();
+        const std::uint32_t cls = stack_[mark];
+        if (!maybe_callable(d_.nodes[cls].kind()))
+          return fail(errc::type_mismatch, "'" + kind_text(cls) + "' object is not callable");
+        std::uint32_t args;
+        if (!new_container(node_kind::tuple, stack_.data() + mark + 1, stack_.size() - mark - 1, args)) return false;
+        stack_.resize(mark);
+        if (!new_object(call_kind::obj, cls, args, no_node)) return false;
+        break;
+      }
+      case op::BUILD: {
+        if (stack_.size() - fence() < 2) return underflow();
+        const std::uint32_t state = stack_.back();
+        stack_.pop_back();
+        const node_kind tk = d_.nodes[stack_.back()].kind();
+        if (tk == node_kind::object || tk == node_kind::global) {
+          if (!record_op(stack_.back(), op_kind::build, &state, 1)) return false;
+        } else if (d_.nodes[state].kind() != node_kind::none) {
+          // CPython: no __setstate__ and no __dict__ on plain data; a None state is a no-op.
+          return fail(errc::type_mismatch, "'" + kind_text(stack_.back()) + "' object has no attribute '__dict__'");
+        }
+        break;
+      }
+      case op::PERSID: {
+        if (!line(text)) return false;
+        if (!opt_.allow_persistent_ids) return fail(errc::no_persistent_load, "A load persistent id instruction was encountered, but no persistent_load function was specified.");
+        for (char c : text)
+          if (static_cast<unsigned char>(c) >= 0x80) return fail(errc::decode_error, "persistent IDs in protocol 0 must be ASCII strings");
+        std::uint32_t pid;
+        if (!new_text_node(text, pid) || !push_new(node_kind::persid, 0, pid)) return false;
+        break;
+      }
+      case op::BINPERSID: {
+        if (stack_.size() <= fence()) return underflow();
+        if (!opt_.allow_persistent_ids) return fail(errc::no_persistent_load, "A load persistent id instruction was encountered, but no persistent_load function was specified.");
+        const std::uint32_t pid = stack_.back();
+        stack_.pop_back();
+        if (!push_new(node_kind::persid, flag_binary, pid)) return false;
+        break;
+      }
+      case op::EXT1:
+      case op::EXT2:
+      case op::EXT4: {
+        const std::size_t n = op_ == op::EXT1 ? 1 : op_ == op::EXT2 ? 2 : 4;
+        if (!take(n, p)) return false;
+        std::int64_t code = n == 1 ? p[0] : n == 2 ? load_le<std::uint16_t>(p) : load_le<std::int32_t>(p);
+        if (code <= 0) return fail(errc::bad_ext_code, "EXT specifies code <= 0", static_cast<std::uint64_t>(code));
+        if (!push_new(node_kind::ext, 0, static_cast<std::uint64_t>(code))) return false;
+        break;
+      }
+
+      // --- out-of-band buffers
+      case op::NEXT_BUFFER: {
+        if (!opt_.buffers_given) return fail(errc::no_buffers, "pickle stream refers to out-of-band data but no *buffers* argument was given");
+        if (d_.buffers_used >= opt_.buffers.size()) return fail(errc::buffers_exhausted, "not enough out-of-band buffers", d_.buffers_used);
+        const std::size_t index = d_.buffers_used++;
+        if (!push_new(node_kind::buffer, 0, index)) return false;
+        break;
+      }
+      case op::READONLY_BUFFER: {
+        if (stack_.size() <= fence()) return underflow();
+        const node& top = d_.nodes[stack_.back()];
+        if (top.kind() == node_kind::buffer) {
+          if (!(top.flags() & flag_readonly) && !opt_.buffers[top.u[0]].readonly) {
+            // A new read-only view: a new object, as memoryview.toreadonly() is.
+            const std::uint64_t index = top.u[0];
+            stack_.pop_back();
+            if (!push_new(node_kind::buffer, flag_readonly, index)) return false;
+          }
+        } else if (top.kind() == node_kind::bytearray) {
+          // A read-only memoryview over the bytearray: brine has no memoryview kind, so it
+          // becomes bytes over the same data.
+          const unsigned char* data = top.p;
+          const std::uint8_t prefix = top.flags() & prefix_mask;
+          stack_.pop_back();
+          if (!push_data(node_kind::bytes, prefix, data)) return false;
+        } else if (top.kind() != node_kind::bytes) {
+          return fail(errc::type_mismatch, "memoryview: a bytes-like object is required, not '" + kind_text(stack_.back()) + "'");
+        }
+        break;
+      }
+      default:
+        BRINE_ASSERT(false && "opcode in the table without a case");
+        return fail(errc::invalid_opcode, "invalid load key, '" + printable_opcode(op_) + "'.", op_);
+    }
+  }
+}
+
+bool machine::check_hashable(std::uint32_t id) {
+  if (!unhashable_node(d_.nodes[id])) return true;
+  return fail(errc::unhashable, "unhashable type: '" + kind_text(id) + "'");
+}
+
+void machine::note_contents(std::uint32_t id, const std::uint32_t* items, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i)
+    if (unhashable_node(d_.nodes[items[i]])) {
+      d_.nodes[id].head |= std::uint64_t{flag_holds_unhashable} << 8;
+      return;
+    }
+}
+
+bool machine::extend(std::uint32_t target, const std::uint32_t* items, std::size_t n, op_kind how) {
+  const node& t = d_.nodes[target];
+  const node_kind tk = t.kind();
+  if (tk == node_kind::object) return record_op(target, how, items, n);
+  const bool is_append = how == op_kind::append || how == op_kind::appends;
+  const bool is_set = how == op_kind::additems;
+  if (is_append && tk == node_kind::list) {
+    if (!keep_items_) note_contents(target, items, n);
+    return append_items(t.u[0], items, n);
+  }
+  if (is_set && tk == node_kind::set) {
+    for (std::size_t i = 0; i < n; ++i)
+      if (!check_hashable(items[i])) return false;
+    return append_items(t.u[0], items, n);
+  }
+  if (!is_append && !is_set && tk == node_kind::dict) {
+    for (std::size_t i = 0; i < n; i += 2)
+      if (!check_hashable(items[i])) return false;
+    if (!keep_items_) note_contents(target, items, n);
+    return append_items(t.u[0], items, n);
+  }
+  const char* attr = is_append ? "append" : is_set ? "add" : "__setitem__";
+  return fail(errc::type_mismatch, "'" + kind_text(target) + "' object has no attribute '" + attr + "'");
+}
+
+}  // namespace brine::detail

@@ -1,0 +1,416 @@
+// Tests for brine/decode.hpp: values, sharing, CPython's machine rules, and one test per error code
+// pinning the code and the offset (the caret under the bytes shows where the error must point).
+#include "brine/decode.hpp"  // first: the header compiles alone
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstring>
+#include <string>
+
+using namespace std::string_literals;
+using brine::errc;
+using brine::kind;
+
+namespace {
+
+// The document must own its bytes: the argument is usually a temporary.
+brine::document ok(const std::string& bytes, const brine::decode_options& opt = {}) {
+  auto r = brine::decode_owned(std::string(bytes), opt);
+  if (!r) FAIL_CHECK(r.error().to_string());
+  REQUIRE(r.has_value());
+  return std::move(r).value();
+}
+
+brine::error bad(const std::string& bytes, const brine::decode_options& opt = {}) {
+  auto r = brine::decode(std::string_view(bytes), opt);
+  REQUIRE_FALSE(r.has_value());
+  // validate() must agree with decode() on every rejection.
+  auto v = brine::validate(std::string_view(bytes), opt);
+  REQUIRE_FALSE(v.has_value());
+  CHECK(v.error().code == r.error().code);
+  CHECK(v.error().offset == r.error().offset);
+  return r.error();
+}
+
+void check_error(const std::string& bytes, errc code, std::uint64_t offset, int opcode,
+                 const brine::decode_options& opt = {}) {
+  CAPTURE(bytes);
+  const auto e = bad(bytes, opt);
+  CAPTURE(e.to_string());
+  CHECK(e.code == code);
+  CHECK(e.offset == offset);
+  CHECK(e.opcode == opcode);
+}
+
+std::string le64(std::uint64_t v) {
+  std::string s(8, '\0');
+  std::memcpy(s.data(), &v, 8);
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("scalars") {
+  CHECK(ok("N."s).root().is_none());
+  CHECK(ok("\x80\x02\x88."s).root().as_bool() == true);
+  CHECK(ok("\x80\x02\x89."s).root().as_bool() == false);
+  CHECK(ok("I01\n."s).root().as_bool() == true);
+  CHECK(ok("I00\n."s).root().as_bool() == false);
+  CHECK(ok("K\xff."s).root().as_int64() == 255);
+  CHECK(ok("M\xff\xff."s).root().as_int64() == 65535);
+  CHECK(ok("J\xff\xff\xff\xff."s).root().as_int64() == -1);
+  CHECK(ok("J\x00\x00\x00\x80."s).root().as_int64() == -2147483648LL);
+  CHECK(ok("I-12\n."s).root().as_int64() == -12);
+  CHECK(ok("I9223372036854775807\n."s).root().as_int64() == INT64_MAX);
+  CHECK(ok("L123L\n."s).root().as_int64() == 123);
+  CHECK(ok("L-9223372036854775808L\n."s).root().as_int64() == INT64_MIN);
+  // 2**31 as LONG1 (5 bytes), -2**31-1 with sign trimming.
+  CHECK(ok("\x80\x02\x8a\x05\x00\x00\x00\x80\x00."s).root().as_int64() == 2147483648LL);
+  CHECK(ok("\x80\x02\x8a\x05\xff\xff\xff\x7f\xff."s).root().as_int64() == -2147483649LL);
+  CHECK(ok("\x80\x02\x8a\x00."s).root().as_int64() == 0);
+  // 2**64: arbitrary precision, exact bytes and decimal.
+  auto big = ok("\x80\x02\x8a\x09\x00\x00\x00\x00\x00\x00\x00\x00\x01."s);
+  CHECK(big.root().kind() == kind::integer);
+  CHECK_FALSE(big.root().fits_int64());
+  CHECK(big.root().int_bytes() == "\x00\x00\x00\x00\x00\x00\x00\x00\x01"s);
+  CHECK(big.root().int_decimal() == "18446744073709551616");
+  CHECK(ok("L18446744073709551616L\n."s).root().int_decimal() == "18446744073709551616");
+  CHECK(ok("L-18446744073709551617L\n."s).root().int_decimal() == "-18446744073709551617");
+  // A redundant sign byte from a hand-made pickle is normalised.
+  CHECK(ok("\x80\x02\x8a\x03\x05\x00\x00."s).root().as_int64() == 5);
+
+  CHECK(ok("G?\xf8\x00\x00\x00\x00\x00\x00."s).root().as_double() == 1.5);
+  CHECK(std::signbit(ok("G\x80\x00\x00\x00\x00\x00\x00\x00."s).root().as_double()));
+  CHECK(std::isnan(ok("G\x7f\xf8\x00\x00\x00\x00\x00\x00."s).root().as_double()));
+  CHECK(ok("F1.5\n."s).root().as_double() == 1.5);
+  CHECK(ok("F1e+100\n."s).root().as_double() == 1e100);
+  CHECK(std::isinf(ok("F-inf\n."s).root().as_double()));
+  CHECK(std::isnan(ok("Fnan\n."s).root().as_double()));
+  CHECK(ok("F1e-400\n."s).root().as_double() == 0.0);  // underflow is not an error in CPython
+}
+
+TEST_CASE("strings and bytes") {
+  CHECK(ok("\x8c\x05hello."s).root().as_str() == "hello");
+  CHECK(ok("X\x02\x00\x00\x00\xc3\xa9."s).root().as_str() == "\xc3\xa9");
+  // Lone surrogate kept as its surrogatepass bytes.
+  CHECK(ok("X\x03\x00\x00\x00\xed\xa0\x80."s).root().as_str() == "\xed\xa0\x80");
+  CHECK(ok("Va<\\u000a>\\u005c\\u0000\\u000d\\u001a\\u1234\\U00012345\n."s).root().as_str() ==
+        "a<\n>\\\0\r\x1a\xe1\x88\xb4\xf0\x92\x8d\x85"s);
+  CHECK(ok("V\\ud83d\\ude00\n."s).root().as_str() == "\xed\xa0\xbd\xed\xb8\x80");  // two lone surrogates
+  CHECK(ok("V\xe9\n."s).root().as_str() == "\xc3\xa9");  // raw bytes are latin-1 code points
+  CHECK(ok("C\x03" "abc."s).root().kind() == kind::bytes);
+  auto ba = ok("\x80\x05\x96\x02\x00\x00\x00\x00\x00\x00\x00" "ab."s);
+  CHECK(ba.root().kind() == kind::bytearray);
+  CHECK(ba.root().as_bytes().size() == 2);
+  // Python 2 strings.
+  CHECK(ok("U\x03" "abc."s).root().as_str() == "abc");
+  CHECK(ok("S'a\\nb'\n."s).root().as_str() == "a\nb");
+  CHECK(ok("S\"it's\"\n."s).root().as_str() == "it's");
+  brine::decode_options latin1;
+  latin1.encoding = brine::py2_encoding::latin1;
+  CHECK(ok("U\x01\xff."s, latin1).root().as_str() == "\xc3\xbf");
+  brine::decode_options as_bytes;
+  as_bytes.encoding = brine::py2_encoding::bytes;
+  CHECK(ok("U\x01\xff."s, as_bytes).root().kind() == kind::bytes);
+}
+
+TEST_CASE("zero copy: strings point into the input") {
+  const std::string input = "\x80\x04\x8c\x05hello\x94.";
+  auto r = brine::decode(std::string_view(input));
+  REQUIRE(r.has_value());
+  auto& doc = *r;
+  CHECK(doc.root().as_str().data() == input.data() + 4);
+}
+
+TEST_CASE("containers, memo and sharing") {
+  // [s, s] with one str object: one node.
+  auto doc = ok("\x80\x05\x95\x13\x00\x00\x00\x00\x00\x00\x00]\x94(\x8c\x0bhello world\x94h\x01" "e."s);
+  auto root = doc.root();
+  REQUIRE(root.kind() == kind::list);
+  REQUIRE(root.size() == 2);
+  CHECK(root[0].same_as(root[1]));
+  // Equal but distinct strings: two nodes.
+  auto two = ok("(X\x01\x00\x00\x00" "aX\x01\x00\x00\x00" "al."s);
+  CHECK_FALSE(two.root()[0].same_as(two.root()[1]));
+  // ((l2t. : a tuple holding the same list twice.
+  auto dup = ok("((l2t."s);
+  CHECK(dup.root()[0].same_as(dup.root()[1]));
+  // Self-containing list: l = []; l.append(l)
+  auto cyc = ok("\x80\x04]\x94h\x00" "a."s);
+  CHECK(cyc.root()[0].same_as(cyc.root()));
+  // Recursive tuple: t = ([],); t[0].append(t)
+  auto rt = ok("\x80\x04]\x94h\x00\x85\x94" "a0h\x01."s);
+  REQUIRE(rt.root().kind() == kind::tuple);
+  CHECK(rt.root()[0][0].same_as(rt.root()));
+  // A list mutated after being memoized.
+  auto mut = ok("]q\x00(K\x01" "e0h\x00K\x02" "a."s);
+  CHECK(mut.root().size() == 2);
+  // Dict in insertion order, any keys.
+  auto d = ok("}(K\x02K\x01K\x01K\x02\x8c\x01" "aNu."s);
+  REQUIRE(d.root().size() == 3);
+  CHECK(d.root().pairs()[0].as_int64() == 2);
+  CHECK(d.root().find("a").is_none());
+  // Memo: MEMOIZE numbers by entry count, not highest index + 1.
+  CHECK(ok("\x80\x04K\x01q\x05K\x02\x94h\x01."s).root().as_int64() == 2);
+  // Redefinition: the later write wins.
+  CHECK(ok("K\x01q\x00K\x02q\x00h\x00."s).root().as_int64() == 2);
+  // Sparse huge index costs one entry.
+  CHECK(ok("Nr\xff\xff\xff\x7f."s).root().is_none());
+  CHECK(ok("Np1000000000000\ng1000000000000\n."s).root().is_none());
+  // Batches: 1001 items in two APPENDS, grown in place.
+  std::string big = "\x80\x02]q\x00("s;
+  for (int i = 0; i < 1000; ++i) big += "K\x01";
+  big += "e(K\x02" "e.";
+  CHECK(ok(big).root().size() == 1001);
+}
+
+TEST_CASE("STOP, PROTO and warnings") {
+  auto leftover = ok("K\x01K\x02."s);
+  CHECK(leftover.root().as_int64() == 2);
+  CHECK(ok("(K\x01."s).root().as_int64() == 1);
+  auto trailing = ok("K\x01.GARBAGE"s);
+  CHECK(trailing.stop_offset() == 2);
+  REQUIRE_FALSE(trailing.warnings().empty());
+  CHECK(trailing.warnings()[0].code == brine::warning_code::trailing_data);
+  CHECK(ok("\x80\x02\x8c\x01" "a."s).root().as_str() == "a");  // proto-4 opcode after PROTO 2
+  CHECK(ok("N0\x80\x04N."s).protocol() == 4);
+  // POP of a MARK is legal.
+  CHECK(ok("K\x01(0."s).root().as_int64() == 1);
+  // Empty APPENDS on an int is a no-op (C unpickler, gh-135573).
+  CHECK(ok("K\x01(e."s).root().as_int64() == 1);
+  CHECK(ok("\x80\x04K\x01(\x90."s).root().as_int64() == 1);
+}
+
+TEST_CASE("frames") {
+  CHECK(ok("\x80\x04\x95\x02\x00\x00\x00\x00\x00\x00\x00N.."s).root().is_none());
+  CHECK(ok("\x80\x04\x95\x00\x00\x00\x00\x00\x00\x00\x00N."s).root().is_none());  // empty frame
+}
+
+TEST_CASE("globals and fix_imports") {
+  auto g = ok("c__builtin__\nxrange\n."s);
+  CHECK(g.root().kind() == kind::global);
+  CHECK(g.root().module() == "__builtin__");
+  CHECK(g.root().name() == "xrange");
+  CHECK(g.root().mapped_module() == "builtins");
+  CHECK(g.root().mapped_name() == "range");
+  CHECK(ok("ccommands\ngetoutput\n."s).root().mapped_module() == "subprocess");
+  // No mapping at protocol 3 and above.
+  CHECK(ok("\x80\x03" "c__builtin__\nxrange\n."s).root().mapped_module() == "__builtin__");
+  brine::decode_options no_fix;
+  no_fix.fix_imports = false;
+  CHECK(ok("c__builtin__\nxrange\n."s, no_fix).root().mapped_module() == "__builtin__");
+  // STACK_GLOBAL with Python 2 strings and from the memo.
+  CHECK(ok("U\x08" "builtinsU\x03str\x93."s).root().name() == "str");
+  auto m = ok("Vos\np2\n0Vsystem\np3\n0g2\ng3\n\x93(Vid\ntR."s);
+  CHECK(m.root().kind() == kind::object);
+  CHECK(m.root().callable().module() == "os");
+  CHECK(m.root().callable().name() == "system");
+  // Dotted names: an attribute path at protocol 4.
+  CHECK(ok("\x80\x04" "ctempfile\n_os.system\n."s).root().name() == "_os.system");
+}
+
+TEST_CASE("recorded calls and folds") {
+  // Python 3 object: NEWOBJ + BUILD.
+  auto o = ok("\x80\x04\x8c\x08__main__\x8c\x01P\x93)\x81}\x8c\x01xK\x01sb."s);
+  auto root = o.root();
+  REQUIRE(root.kind() == kind::object);
+  CHECK(root.how() == brine::call_kind::newobj);
+  CHECK(root.callable().name() == "P");
+  CHECK(root.args().size() == 0);
+  auto ops = root.ops();
+  REQUIRE(ops.size() == 1);
+  CHECK(ops[0].kind == brine::op_kind::build);
+  CHECK(ops[0].values[0].find("x").as_int64() == 1);
+  // A call whose result was POPped stays in the document.
+  auto popped = ok("\x80\x04(\x8c\x07smtplib\x8c\x04SMTP\x93\x8c\t127.0.0.1o0N."s);
+  bool found = false;
+  for (std::uint32_t i = 0; i < popped.node_count(); ++i)
+    found = found || popped.node(i).kind() == kind::object;
+  CHECK(found);
+  // INST and OBJ.
+  auto inst = ok("(S'x'\ni__builtin__\nexec\n."s);
+  CHECK(inst.root().how() == brine::call_kind::inst);
+  CHECK(inst.root().callable().mapped_name() == "exec");
+  CHECK(inst.root().args().size() == 1);
+  // Protocol 2 set, bytes and bytearray fold into native nodes.
+  auto set = ok("\x80\x02" "c__builtin__\nset\nq\x00]q\x01(K\x01K\x02" "e\x85q\x02Rq\x03."s);
+  CHECK(set.root().kind() == kind::set);
+  CHECK(set.root().size() == 2);
+  auto bytes = ok("\x80\x02" "c_codecs\nencode\nq\x00X\x02\x00\x00\x00" "abq\x01X\x06\x00\x00\x00latin1q\x02\x86q\x03Rq\x04."s);
+  CHECK(bytes.root().kind() == kind::bytes);
+  CHECK(bytes.root().as_bytes().size() == 2);
+  auto ba = ok("\x80\x04\x8c\x08" "builtins\x94\x8c\tbytearray\x94\x93\x94" "C\x02" "ab\x94\x85\x94R\x94."s);
+  CHECK(ba.root().kind() == kind::bytearray);
+  brine::decode_options no_fold;
+  no_fold.fold_builtins = false;
+  CHECK(ok("\x80\x02" "c__builtin__\nset\n]\x85R."s, no_fold).root().kind() == kind::object);
+  // Persistent ids and extensions.
+  CHECK(ok("Pabc\n."s).root().pid().as_str() == "abc");
+  CHECK(ok("NQ."s).root().binary_pid());
+  CHECK(ok("\x80\x02\x82\x01."s).root().ext_code() == 1);
+}
+
+TEST_CASE("out-of-band buffers") {
+  const std::string data = "abc";
+  brine::decode_options opt;
+  opt.buffers_given = true;
+  opt.buffers.push_back({std::as_bytes(std::span<const char>(data.data(), data.size())), false});
+  auto doc = ok("\x80\x05\x97\x98."s, opt);
+  CHECK(doc.root().kind() == kind::buffer);
+  CHECK(doc.root().readonly());
+  CHECK(doc.root().buffer_index() == 0);
+  CHECK(reinterpret_cast<const char*>(doc.root().as_bytes().data()) == data.data());
+  auto writable = ok("\x80\x05\x97."s, opt);
+  CHECK_FALSE(writable.root().readonly());
+}
+
+TEST_CASE("deep nesting decodes, compares and frees without recursion") {
+  const std::size_t depth = 1000000;
+  std::string deep(depth, ']');
+  deep.append(depth - 1, 'a');
+  deep += '.';
+  auto a = ok(deep);
+  auto b = ok(deep);
+  CHECK(brine::equivalent(a.root(), b.root()));
+  std::string tuples = "N" + std::string(100000, '\x85') + ".";
+  CHECK(ok(tuples).root().kind() == kind::tuple);
+}
+
+TEST_CASE("equivalence sees sharing") {
+  auto shared = ok("((l2t."s);       // (x, x)
+  auto separate = ok("((l(lt."s);    // ([], [])
+  CHECK(brine::equivalent(shared.root(), shared.root()));
+  CHECK_FALSE(brine::equivalent(shared.root(), separate.root()));
+}
+
+// One test per error code: the code, the offset and the opcode.
+TEST_CASE("error codes pin code and offset") {
+  check_error(""s, errc::truncated, 0, -1);
+  //           ^ empty input: "Ran out of input" at 0, no opcode
+  check_error("\x80\x04K\x01"s, errc::truncated, 4, -1);
+  //                        ^ no STOP: ran out at the next opcode boundary
+  check_error("J\x00\x00\x00"s, errc::truncated, 0, 'J');
+  //           ^ truncated inside BININT
+  check_error("\x8e"s + le64(1ull << 40) + "abc", errc::truncated, 0, 0x8e);
+  //           ^ huge declared length, no allocation
+  check_error("\x8e"s + le64(1ull << 63) + "abc", errc::length_overflow, 0, 0x8e);
+  check_error("\x80\x05\x96"s + le64(1ull << 63), errc::length_overflow, 2, 0x96);
+  //                   ^ BYTEARRAY8 at 2
+  check_error("\x8b\xff\xff\xff\xff\x01."s, errc::negative_length, 0, 0x8b);
+  check_error("T\xff\xff\xff\xff" "abc."s, errc::negative_length, 0, 'T');
+  check_error("\x80\x04."s, errc::stack_underflow, 2, '.');
+  //                   ^ STOP on an empty stack
+  check_error(")R"s, errc::stack_underflow, 1, 'R');
+  check_error("N(\x85"s, errc::unexpected_mark, 2, 0x85);
+  //             ^ TUPLE1 would cross the MARK
+  check_error("]N(a"s, errc::unexpected_mark, 3, 'a');
+  check_error("N(."s, errc::unexpected_mark, 2, '.');
+  check_error("t"s, errc::mark_not_found, 0, 't');
+  check_error("N1"s, errc::mark_not_found, 1, '1');
+  check_error("(K\x01" "d."s, errc::odd_items, 3, 'd');
+  check_error("}(K\x01u."s, errc::odd_items, 4, 'u');
+  check_error("h\x05."s, errc::memo_miss, 0, 'h');
+  check_error("Nj\xff\xff\xff\xff."s, errc::memo_miss, 1, 'j');
+  check_error("g-1\n."s, errc::memo_miss, 0, 'g');
+  check_error("Va\np-1\n."s, errc::bad_memo_index, 3, 'p');
+  //                 ^ negative PUT
+  check_error("Np99999999999999999999999\n."s, errc::bad_memo_index, 1, 'p');
+  check_error("\xff"s, errc::invalid_opcode, 0, 0xff);
+  check_error("\x80\x05\x99."s, errc::invalid_opcode, 2, 0x99);
+  check_error("\x80\x06N."s, errc::unsupported_protocol, 0, 0x80);
+  check_error("S'\n."s, errc::bad_string_quote, 0, 'S');
+  check_error("S\n."s, errc::bad_string_quote, 0, 'S');
+  check_error("S'\\'\n."s, errc::bad_escape, 0, 'S');
+  check_error("NS'a\\x4'\n."s, errc::bad_escape, 1, 'S');
+  check_error("V\\u12\n."s, errc::bad_escape, 0, 'V');
+  check_error("V\\U00110000\n."s, errc::bad_escape, 0, 'V');
+  check_error("X\x02\x00\x00\x00\xc3\x28."s, errc::invalid_utf8, 0, 'X');
+  check_error("NX\x02\x00\x00\x00\xc0\xaf."s, errc::invalid_utf8, 1, 'X');
+  //            ^ overlong encoding
+  check_error("U\x01\xff."s, errc::decode_error, 0, 'U');
+  check_error("I010\n."s, errc::bad_number, 0, 'I');
+  check_error("I9223372036854775807JUNK\n."s, errc::bad_number, 0, 'I');
+  check_error("I\n."s, errc::bad_number, 0, 'I');
+  check_error("L123LL\n."s, errc::bad_number, 0, 'L');
+  check_error("F1_0\n."s, errc::bad_number, 0, 'F');
+  check_error("F 1.5\n."s, errc::bad_number, 0, 'F');
+  check_error("F1e400\n."s, errc::bad_number, 0, 'F');
+  check_error("F1.5x\n."s, errc::bad_number, 0, 'F');
+  check_error("c\xff\nlog\n."s, errc::bad_global_name, 0, 'c');
+  check_error("c\nlog\n."s, errc::bad_global_name, 0, 'c');
+  check_error("(i\xc3\xa9\nx\n."s, errc::bad_global_name, 1, 'i');
+  check_error("\x80\x02" "cos\npath.join\n."s, errc::bad_global_name, 2, 'c');
+  //                   ^ dotted name below protocol 4
+  check_error("\x80\x04" "cbuiltins\nstr.<locals>.x\n."s, errc::bad_global_name, 2, 'c');
+  check_error("\x80\x04K\x01K\x02\x93."s, errc::type_mismatch, 6, 0x93);
+  check_error("cbuiltins\nobject\n]\x81."s, errc::type_mismatch, 18, 0x81);
+  check_error("cbuiltins\nint\n]R."s, errc::type_mismatch, 15, 'R');
+  check_error("N)R."s, errc::type_mismatch, 2, 'R');
+  check_error("K\x01)\x81."s, errc::type_mismatch, 3, 0x81);
+  check_error("K\x01}b."s, errc::type_mismatch, 3, 'b');
+  check_error("]K\x00K\x01s."s, errc::type_mismatch, 5, 's');
+  check_error("K\x01K\x02" "a."s, errc::type_mismatch, 4, 'a');
+  check_error("\x80\x05K\x01\x98."s, errc::type_mismatch, 4, 0x98);
+  check_error("(]K\x01" "d."s, errc::unhashable, 4, 'd');
+  check_error("}]K\x01s."s, errc::unhashable, 4, 's');
+  check_error("\x80\x04(]\x91."s, errc::unhashable, 4, 0x91);
+  check_error("\x80\x02" "c__builtin__\nset\n(]]l\x85R."s, errc::unhashable, 24, 'R');
+  //                                          ^ set([[]]) folds: the item must be hashable
+  check_error("\x82\x00."s, errc::bad_ext_code, 0, 0x82);
+  check_error("\x84\xff\xff\xff\xff."s, errc::bad_ext_code, 0, 0x84);
+  brine::decode_options no_pid;
+  no_pid.allow_persistent_ids = false;
+  check_error("Pabc\n."s, errc::no_persistent_load, 0, 'P', no_pid);
+  check_error("NQ."s, errc::no_persistent_load, 1, 'Q', no_pid);
+  check_error("\x80\x05\x97."s, errc::no_buffers, 2, 0x97);
+  brine::decode_options one;
+  const char buf[1] = {'x'};
+  one.buffers_given = true;
+  one.buffers.push_back({std::as_bytes(std::span<const char>(buf, 1)), true});
+  check_error("\x80\x05\x97\x97\x86."s, errc::buffers_exhausted, 3, 0x97, one);
+  check_error("\x80\x05\x95\x02\x00\x00\x00\x00\x00\x00\x00J\x07\x00\x00\x00."s, errc::frame_violation, 11, 'J');
+  //                                                       ^ BININT straddles the frame end
+  check_error("\x80\x05\x95\x0b\x00\x00\x00\x00\x00\x00\x00N\x95\x02\x00\x00\x00\x00\x00\x00\x00N."s,
+              errc::frame_violation, 12, 0x95);
+  //           a frame inside a frame      ^
+  check_error("\x80\x04\x95\x0a\x00\x00\x00\x00\x00\x00\x00N."s, errc::truncated, 2, 0x95);
+  check_error("\x80\x04\x95"s + le64(~0ull) + "N.", errc::length_overflow, 2, 0x95);
+  check_error("L"s + std::string(4301, '1') + "L\n.", errc::limit_exceeded, 0, 'L');
+  check_error("I"s + std::string(4301, '1') + "\n.", errc::limit_exceeded, 0, 'I');
+  brine::decode_options small;
+  small.limits.max_stack = 3;
+  check_error("NNNN."s, errc::limit_exceeded, 3, 'N', small);
+  small.limits.max_marks = 2;
+  check_error("(((."s, errc::limit_exceeded, 2, '(', small);
+  small.limits.max_memo_entries = 1;
+  check_error("Nq\x00q\x01."s, errc::limit_exceeded, 3, 'q', small);
+}
+
+TEST_CASE("limit_exceeded names the limit") {
+  brine::decode_options opt;
+  opt.limits.max_long_bytes = 4;
+  const auto e = bad("\x80\x02\x8a\x05\x00\x00\x00\x80\x00."s, opt);
+  CHECK(e.code == errc::limit_exceeded);
+  CHECK(e.detail == static_cast<std::uint64_t>(brine::limit::max_long_bytes));
+  CHECK(e.message == "limit exceeded: max_long_bytes");
+}
+
+TEST_CASE("strict numbers off follows C's strtol") {
+  brine::decode_options compat;
+  compat.strict_numbers = false;
+  CHECK(ok("I010\n."s, compat).root().as_int64() == 8);
+  CHECK(ok("I0x10\n."s, compat).root().as_int64() == 16);
+  CHECK(ok("I1_000\n."s, compat).root().as_int64() == 1000);
+  CHECK(ok("I+5\n."s, compat).root().as_int64() == 5);
+}
+
+TEST_CASE("error text") {
+  const auto e = bad("\x80\x04."s);
+  CHECK(e.message == "unpickling stack underflow");
+  CHECK(e.to_string() == "stack_underflow at offset 2 (opcode STOP): unpickling stack underflow");
+  CHECK(bad("\xff"s).message == "invalid load key, '\\xff'.");
+  CHECK(bad("x"s).message == "invalid load key, 'x'.");
+  CHECK(bad(""s).message == "Ran out of input");
+  CHECK(bad("h\x05."s).message == "Memo value not found at index 5");
+}
