@@ -7,16 +7,30 @@
 namespace brine {
 namespace {
 
-result<document> run_decode(std::span<const std::byte> pickle, const decode_options& options,
-                            std::shared_ptr<const void> keep_alive) {
-  document doc;
+// Decodes into `doc` (whose tables are empty) with `scratch`; false with `err` set on failure.
+bool decode_into(std::span<const std::byte> pickle, const decode_options& options, std::shared_ptr<const void> keep_alive,
+                 document& doc, detail::decode_scratch& scratch, brine::error& err) {
   auto& d = doc.mutable_data();
   if (keep_alive) d.owners.push_back(std::move(keep_alive));
   d.buffers.reserve(options.buffers.size());
   for (const auto& b : options.buffers) d.buffers.push_back({b.data.data(), b.data.size(), b.readonly});
-  detail::machine m(pickle, options, d, true);
-  if (!m.run()) return m.error();
+  detail::machine m(pickle, options, d, scratch, true);
+  if (!m.run()) {
+    err = m.error();
+    return false;
+  }
   doc.set_root(m.root());
+  return true;
+}
+
+result<document> run_decode(std::span<const std::byte> pickle, const decode_options& options,
+                            std::shared_ptr<const void> keep_alive) {
+  document doc;
+  detail::decode_scratch scratch;
+  brine::error err;
+  if (!decode_into(pickle, options, std::move(keep_alive), doc, scratch, err)) return err;
+  // A one-shot document gives back growth room, so it costs what it holds.
+  doc.mutable_data().shrink();
   return doc;
 }
 
@@ -39,10 +53,34 @@ result<document> decode_owned(std::string&& pickle, const decode_options& option
   return run_decode(bytes, options, owned);
 }
 
+decoder::decoder(decode_options options)
+    : options_(std::move(options)), scratch_(std::make_unique<detail::decode_scratch>()) {}
+decoder::~decoder() = default;
+decoder::decoder(decoder&&) noexcept = default;
+decoder& decoder::operator=(decoder&&) noexcept = default;
+
+void decoder::set_buffers(std::vector<oob_buffer> buffers) {
+  options_.buffers = std::move(buffers);
+  options_.buffers_given = true;
+}
+
+result<const document*> decoder::decode(std::span<const std::byte> pickle, std::shared_ptr<const void> keep_alive) {
+  doc_.mutable_data().reset();
+  scratch_->reset();
+  brine::error err;
+  if (!decode_into(pickle, options_, std::move(keep_alive), doc_, *scratch_, err)) return err;
+  return &doc_;
+}
+
+result<const document*> decoder::decode(std::string_view pickle, std::shared_ptr<const void> keep_alive) {
+  return decode(std::as_bytes(std::span<const char>(pickle.data(), pickle.size())), std::move(keep_alive));
+}
+
 result<validate_summary> validate(std::span<const std::byte> pickle, const decode_options& options) {
   detail::document_data d;
+  detail::decode_scratch scratch;
   for (const auto& b : options.buffers) d.buffers.push_back({b.data.data(), b.data.size(), b.readonly});
-  detail::machine m(pickle, options, d, false);
+  detail::machine m(pickle, options, d, scratch, false);
   if (!m.run()) return m.error();
   validate_summary s;
   s.protocol = d.protocol;

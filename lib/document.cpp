@@ -14,8 +14,9 @@ unsigned char* arena::allocate_prefixed(std::size_t size) {
   const std::size_t need = size + 8;
   if (need > left_) {
     // Small strings share 64 KiB blocks; a big one gets a block of its own.
-    const std::size_t block = std::max<std::size_t>(need, 64 * 1024);
+    const std::size_t block = std::max<std::size_t>(need, standard_block);
     blocks_.push_back(std::make_unique<unsigned char[]>(block));
+    sizes_.push_back(block);
     cur_ = blocks_.back().get();
     left_ = block;
     total_ += block;
@@ -28,6 +29,55 @@ unsigned char* arena::allocate_prefixed(std::size_t size) {
   cur_ += used;
   left_ -= used;
   return p;
+}
+
+void arena::reset() noexcept {
+  // Keep one standard block for reuse; one-off big blocks go back to the system.
+  std::unique_ptr<unsigned char[]> keep;
+  for (std::size_t i = 0; i < blocks_.size(); ++i)
+    if (sizes_[i] == standard_block) keep = std::move(blocks_[i]);
+  blocks_.clear();
+  sizes_.clear();
+  cur_ = nullptr;
+  left_ = 0;
+  total_ = 0;
+  if (keep) {
+    cur_ = keep.get();
+    left_ = standard_block;
+    total_ = standard_block;
+    blocks_.push_back(std::move(keep));
+    sizes_.push_back(standard_block);
+  }
+}
+
+namespace {
+template <class V>
+void shrink_if_wasteful(V& v) {
+  if (v.capacity() - v.size() > v.size() / 8 + 64) v.shrink_to_fit();
+}
+}  // namespace
+
+void document_data::reset() noexcept {
+  nodes.clear();
+  pool.clear();
+  containers.clear();
+  globals.clear();
+  objects.clear();
+  buffers.clear();
+  text.reset();
+  owners.clear();
+  warnings.clear();
+  protocol = 0;
+  stop_offset = 0;
+  buffers_used = 0;
+}
+
+void document_data::shrink() noexcept {
+  shrink_if_wasteful(nodes);
+  shrink_if_wasteful(pool);
+  shrink_if_wasteful(containers);
+  shrink_if_wasteful(globals);
+  shrink_if_wasteful(objects);
 }
 
 std::string_view node_kind_name(node_kind k) noexcept {

@@ -5,6 +5,7 @@
 // through `take`/`line`, which compare the requested length with what remains (of the frame, or of
 // the input) before forming a pointer.
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cstring>
 #include <limits>
@@ -22,6 +23,15 @@ static_assert(std::endian::native == std::endian::little, "brine reads length pr
 
 namespace brine::detail {
 namespace {
+
+// The protocol that introduced each opcode byte, 0xff for bytes that are not opcodes.
+constexpr std::array<std::uint8_t, 256> make_opcode_proto() {
+  std::array<std::uint8_t, 256> t{};
+  for (auto& x : t) x = 0xff;
+  for (const auto& info : opcode_table) t[info.code] = info.proto;
+  return t;
+}
+constexpr std::array<std::uint8_t, 256> opcode_proto = make_opcode_proto();
 
 // The kinds whose instances Python cannot hash (as dict keys or set items).
 bool unhashable_node(const node& n) noexcept { return (n.flags() & flag_unhashable) != 0; }
@@ -45,12 +55,19 @@ std::string printable_opcode(std::uint8_t c) {
 }  // namespace
 
 machine::machine(std::span<const std::byte> input, const decode_options& options, document_data& out,
-                 bool keep_items)
+                 decode_scratch& scratch, bool keep_items)
     : base_(reinterpret_cast<const unsigned char*>(input.data())),
       size_(input.size()),
+      limit_(input.size()),
       opt_(options),
       d_(out),
-      keep_items_(keep_items) {}
+      keep_items_(keep_items),
+      stack_(scratch.stack),
+      marks_(scratch.marks),
+      dense_(scratch.dense),
+      sparse_(scratch.sparse),
+      capacity_(scratch.capacity),
+      node_limit_(std::min<std::uint64_t>(options.limits.max_nodes, no_node - 1)) {}
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -77,22 +94,15 @@ bool machine::underflow() {
 // ---------------------------------------------------------------------------------------------
 // Reading
 
-bool machine::take(std::size_t n, const unsigned char*& p) {
-  const std::size_t limit = frame_end_ != 0 ? frame_end_ : size_;
-  if (n <= limit - pos_) {
-    p = base_ + pos_;
-    pos_ += n;
-    return true;
-  }
-  if (frame_end_ != 0 && pos_ < frame_end_) return fail(errc::frame_violation, "pickle exhausted before end of frame");
+bool machine::take_slow(std::size_t n) {
+  if (limit_ != size_ && pos_ < limit_) return fail(errc::frame_violation, "pickle exhausted before end of frame");
   return fail(errc::truncated, "pickle data was truncated", n);
 }
 
 bool machine::line(std::string_view& text) {
-  const std::size_t limit = frame_end_ != 0 ? frame_end_ : size_;
-  const void* nl = std::memchr(base_ + pos_, '\n', limit - pos_);
+  const void* nl = std::memchr(base_ + pos_, '\n', limit_ - pos_);
   if (nl == nullptr) {
-    if (frame_end_ != 0 && pos_ < frame_end_) return fail(errc::frame_violation, "pickle exhausted before end of frame");
+    if (limit_ != size_ && pos_ < limit_) return fail(errc::frame_violation, "pickle exhausted before end of frame");
     return fail(errc::truncated, "pickle data was truncated");
   }
   const auto* e = static_cast<const unsigned char*>(nl);
@@ -111,25 +121,9 @@ static T load_le(const unsigned char* p) noexcept {
 // ---------------------------------------------------------------------------------------------
 // Nodes, containers, memo
 
-bool machine::add_node(node_kind k, std::uint8_t flags, std::uint64_t payload, std::uint32_t& id) {
-  if (d_.nodes.size() >= opt_.limits.max_nodes || d_.nodes.size() >= no_node - 1) return fail_limit(limit::max_nodes);
-  node n;
-  n.head = make_head(k, flags, op_offset_);
-  std::memcpy(&n.i, &payload, 8);
-  id = static_cast<std::uint32_t>(d_.nodes.size());
-  d_.nodes.push_back(n);
-  return true;
-}
-
-bool machine::push(std::uint32_t id) {
-  if (stack_.size() >= opt_.limits.max_stack) return fail_limit(limit::max_stack);
-  stack_.push_back(id);
-  return true;
-}
-
-bool machine::push_new(node_kind k, std::uint8_t flags, std::uint64_t payload) {
-  std::uint32_t id;
-  return add_node(k, flags, payload, id) && push(id);
+bool machine::push_singleton(std::uint32_t& slot, node_kind k, std::uint64_t payload) {
+  if (slot == no_node && !add_node(k, 0, payload, slot)) return false;
+  return push(slot);
 }
 
 bool machine::push_data(node_kind k, std::uint8_t prefix, const unsigned char* p) {
@@ -159,12 +153,11 @@ bool machine::reserve_pool(std::size_t n) {
 
 bool machine::new_container(node_kind k, const std::uint32_t* items, std::size_t n, std::uint32_t& id) {
   if (!reserve_pool(n)) return false;
-  container c{static_cast<std::uint32_t>(d_.pool.size()), static_cast<std::uint32_t>(n),
-              static_cast<std::uint32_t>(n)};
+  const container c{static_cast<std::uint32_t>(d_.pool.size()), static_cast<std::uint32_t>(n)};
+  std::uint32_t room = 0;
   if (keep_items_ || k == node_kind::tuple || k == node_kind::frozenset) {
     d_.pool.insert(d_.pool.end(), items, items + n);
-  } else {
-    c.capacity = 0;
+    room = c.size;
   }
   std::uint8_t flags = 0;
   if (k == node_kind::list || k == node_kind::dict || k == node_kind::set) flags = flag_unhashable;
@@ -174,29 +167,31 @@ bool machine::new_container(node_kind k, const std::uint32_t* items, std::size_t
       if (unhashable_node(d_.nodes[items[i]])) flags = flag_unhashable;
   }
   d_.containers.push_back(c);
+  capacity_.push_back(room);
   return add_node(k, flags, static_cast<std::uint64_t>(d_.containers.size() - 1), id);
 }
 
 bool machine::append_items(std::uint32_t container_index, const std::uint32_t* items, std::size_t n) {
   container& c = d_.containers[container_index];
+  std::uint32_t& room = capacity_[container_index];
   if (std::uint64_t{c.size} + n > std::numeric_limits<std::uint32_t>::max()) return fail_limit(limit::max_nodes);
   const auto new_size = static_cast<std::uint32_t>(c.size + n);
   if (!keep_items_) {
     c.size = new_size;
     return true;
   }
-  if (new_size <= c.capacity) {
+  if (new_size <= room) {
     std::copy(items, items + n, d_.pool.begin() + c.start + c.size);
-  } else if (std::size_t{c.start} + c.capacity == d_.pool.size()) {
+  } else if (std::size_t{c.start} + room == d_.pool.size()) {
     // The container ends the pool: grow it in place, exactly (the common case: a list filled by
     // consecutive APPENDS batches wastes nothing).
-    if (!reserve_pool(new_size - c.capacity)) return false;
-    d_.pool.resize(d_.pool.size() + (new_size - c.capacity));
+    if (!reserve_pool(new_size - room)) return false;
+    d_.pool.resize(d_.pool.size() + (new_size - room));
     std::copy(items, items + n, d_.pool.begin() + c.start + c.size);
-    c.capacity = new_size;
+    room = new_size;
   } else {
     // Relocate to the end with doubling, so repeated batches cost amortised O(1) per item.
-    const std::uint64_t want = std::max<std::uint64_t>(new_size, std::uint64_t{c.capacity} * 2);
+    const std::uint64_t want = std::max<std::uint64_t>(new_size, std::uint64_t{room} * 2);
     const auto cap = static_cast<std::uint32_t>(std::min<std::uint64_t>(want, std::numeric_limits<std::uint32_t>::max()));
     if (!reserve_pool(cap)) return false;
     const std::size_t start = d_.pool.size();
@@ -204,7 +199,7 @@ bool machine::append_items(std::uint32_t container_index, const std::uint32_t* i
     std::copy(d_.pool.begin() + c.start, d_.pool.begin() + c.start + c.size, d_.pool.begin() + static_cast<std::ptrdiff_t>(start));
     std::copy(items, items + n, d_.pool.begin() + static_cast<std::ptrdiff_t>(start) + c.size);
     c.start = static_cast<std::uint32_t>(start);
-    c.capacity = cap;
+    room = cap;
   }
   c.size = new_size;
   return true;
@@ -286,6 +281,7 @@ bool machine::pop_mark(std::size_t& mark) {
 // Numbers
 
 bool machine::push_int_le(const unsigned char* p, std::size_t n, std::uint8_t prefix) {
+  if (n <= 8) return push_small_int(p, n);
   // Minimal length: drop redundant sign bytes a hand-made pickle may carry.
   std::size_t len = n;
   while (len > 1 && ((p[len - 1] == 0x00 && (p[len - 2] & 0x80) == 0) ||
@@ -577,7 +573,8 @@ static bool maybe_callable(node_kind k) noexcept {
 }
 
 bool machine::new_object(call_kind how, std::uint32_t callable, std::uint32_t args, std::uint32_t kwargs) {
-  d_.containers.push_back({static_cast<std::uint32_t>(d_.pool.size()), 0, 0});
+  d_.containers.push_back({static_cast<std::uint32_t>(d_.pool.size()), 0});
+  capacity_.push_back(0);
   d_.objects.push_back({how, callable, args, kwargs, static_cast<std::uint32_t>(d_.containers.size() - 1)});
   return push_new(node_kind::object, 0, static_cast<std::uint64_t>(d_.objects.size() - 1));
 }
@@ -589,7 +586,8 @@ std::uint32_t machine::ops_of(std::uint32_t target) {
   if (n.kind() == node_kind::object) return d_.objects[n.u[0]].ops;
   global_rec& g = d_.globals[n.u[0]];
   if (g.ops == no_node) {
-    d_.containers.push_back({static_cast<std::uint32_t>(d_.pool.size()), 0, 0});
+    d_.containers.push_back({static_cast<std::uint32_t>(d_.pool.size()), 0});
+    capacity_.push_back(0);
     g.ops = static_cast<std::uint32_t>(d_.containers.size() - 1);
   }
   return g.ops;
@@ -613,18 +611,23 @@ std::string machine::kind_text(std::uint32_t id) const { return std::string(node
 
 bool machine::run() {
   for (;;) {
-    // Leaving a frame: once its bytes are consumed, reads come from the input again.
-    if (frame_end_ != 0 && pos_ == frame_end_) frame_end_ = 0;
     op_offset_ = pos_;
-    in_opcode_ = false;
-    if (pos_ >= size_) return fail(errc::truncated, "Ran out of input");
+    if (pos_ >= limit_) [[unlikely]] {
+      // Leaving a frame: once its bytes are consumed, reads come from the input again.
+      limit_ = size_;
+      if (pos_ >= size_) {
+        in_opcode_ = false;
+        return fail(errc::truncated, "Ran out of input");
+      }
+    }
     op_ = base_[pos_++];
     in_opcode_ = true;
     ++opcodes_;
-    const opcode_info* info = find_opcode(op_);
-    if (info == nullptr) return fail(errc::invalid_opcode, "invalid load key, '" + printable_opcode(op_) + "'.", op_);
-    if (seen_proto_ && info->proto > proto_ && !above_proto_warned_) {
-      above_proto_warned_ = true;
+    // Opcodes newer than a declared protocol are accepted, as CPython does, and noted once.
+    // `declared_proto_` is 5 until a PROTO is seen, so undeclared streams pay nothing here.
+    if (opcode_proto[op_] > declared_proto_) [[unlikely]] {
+      if (opcode_proto[op_] == 0xff) return fail(errc::invalid_opcode, "invalid load key, '" + printable_opcode(op_) + "'.", op_);
+      declared_proto_ = highest_protocol;
       warn(warning_code::opcode_above_proto);
     }
     const unsigned char* p = nullptr;
@@ -639,6 +642,7 @@ bool machine::run() {
         if (op_offset_ != 0) warn(seen_proto_ ? warning_code::repeated_proto : warning_code::late_proto);
         seen_proto_ = true;
         proto_ = p[0];
+        declared_proto_ = proto_;
         d_.protocol = proto_;
         break;
       }
@@ -647,10 +651,10 @@ bool machine::run() {
         const auto len = load_le<std::uint64_t>(p);
         if (len > static_cast<std::uint64_t>(INT64_MAX))
           return fail(errc::length_overflow, "FRAME length exceeds system's maximum of 9223372036854775807 bytes", len);
-        if (frame_end_ != 0 && pos_ < frame_end_)
+        if (limit_ != size_ && pos_ < limit_)
           return fail(errc::frame_violation, "beginning of a new frame before end of current frame");
         if (len > size_ - pos_) return fail(errc::truncated, "pickle data was truncated", len);
-        frame_end_ = len == 0 ? 0 : pos_ + static_cast<std::size_t>(len);
+        limit_ = pos_ + static_cast<std::size_t>(len);
         break;
       }
       case op::STOP: {
@@ -664,9 +668,9 @@ bool machine::run() {
       }
 
       // --- scalars
-      case op::NONE: if (!push_new(node_kind::none, 0, 0)) return false; break;
-      case op::NEWTRUE: if (!push_new(node_kind::boolean, 0, 1)) return false; break;
-      case op::NEWFALSE: if (!push_new(node_kind::boolean, 0, 0)) return false; break;
+      case op::NONE: if (!push_singleton(singleton_none, node_kind::none, 0)) return false; break;
+      case op::NEWTRUE: if (!push_singleton(singleton_true, node_kind::boolean, 1)) return false; break;
+      case op::NEWFALSE: if (!push_singleton(singleton_false, node_kind::boolean, 0)) return false; break;
       case op::BININT: {
         if (!take(4, p)) return false;
         if (!push_new(node_kind::int64, 0, static_cast<std::uint64_t>(static_cast<std::int64_t>(load_le<std::int32_t>(p))))) return false;
@@ -679,7 +683,7 @@ bool machine::run() {
         const std::size_t n = p[0];
         if (n > opt_.limits.max_long_bytes) return fail_limit(limit::max_long_bytes);
         if (!take(n, p)) return false;
-        if (!(n == 0 ? push_new(node_kind::int64, 0, 0) : push_int_le(p, n, prefix_u8))) return false;
+        if (!(n == 0 ? push_new(node_kind::int64, 0, 0) : n <= 8 ? push_small_int(p, n) : push_int_le(p, n, prefix_u8))) return false;
         break;
       }
       case op::LONG4: {
@@ -695,7 +699,8 @@ bool machine::run() {
         if (!line(text)) return false;
         if (!check_digits(text)) return false;
         if (text == "00" || text == "01") {
-          if (!push_new(node_kind::boolean, 0, text[1] == '1')) return false;
+          if (!(text[1] == '1' ? push_singleton(singleton_true, node_kind::boolean, 1)
+                               : push_singleton(singleton_false, node_kind::boolean, 0))) return false;
           break;
         }
         if (opt_.strict_numbers) {
@@ -705,7 +710,8 @@ bool machine::run() {
           std::string norm;
           if (!normalise_c_integer(text, false, norm)) return fail(errc::bad_number, "could not convert string to int");
           if (text.size() == 2 && (norm == "0" || norm == "1")) {  // C: any 2-char text that is 0 or 1 is a bool
-            if (!push_new(node_kind::boolean, 0, norm == "1")) return false;
+            if (!(norm == "1" ? push_singleton(singleton_true, node_kind::boolean, 1)
+                              : push_singleton(singleton_false, node_kind::boolean, 0))) return false;
             break;
           }
           if (!push_decimal(norm)) return false;

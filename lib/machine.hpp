@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <map>
 #include <span>
 #include <string>
@@ -11,13 +12,33 @@
 #include "brine/decode.hpp"
 #include "brine/document.hpp"
 
+#define BRINE_HOT [[gnu::always_inline]] inline
+
 namespace brine::detail {
+
+/// Decode-time state that a brine::decoder keeps between calls so its capacity is reused.
+struct decode_scratch {
+  std::vector<std::uint32_t> stack;
+  std::vector<std::size_t> marks;
+  std::vector<std::uint32_t> dense;                // memo index -> node id + 1 (0: empty)
+  std::map<std::uint64_t, std::uint32_t> sparse;   // memo indices too far out for `dense`
+  std::vector<std::uint32_t> capacity;             // pool room reserved per container
+
+  void reset() noexcept {
+    stack.clear();
+    marks.clear();
+    dense.clear();
+    sparse.clear();
+    capacity.clear();
+  }
+};
 
 class machine {
  public:
   /// `keep_items` false is the validate-only mode: containers count their items without storing
   /// them (and remember whether one was unhashable), so memory stays proportional to the nodes.
-  machine(std::span<const std::byte> input, const decode_options& options, document_data& out, bool keep_items);
+  machine(std::span<const std::byte> input, const decode_options& options, document_data& out,
+          decode_scratch& scratch, bool keep_items);
 
   /// Runs to STOP. On false, `error()` describes the failure.
   bool run();
@@ -32,20 +53,58 @@ class machine {
   bool underflow();
   void warn(warning_code w);
 
-  bool take(std::size_t n, const unsigned char*& p);
+  // The hot helpers are inline: they run once or twice per opcode.
+  BRINE_HOT bool take(std::size_t n, const unsigned char*& p) {
+    if (n <= limit_ - pos_) [[likely]] {
+      p = base_ + pos_;
+      pos_ += n;
+      return true;
+    }
+    return take_slow(n);
+  }
+  bool take_slow(std::size_t n);
   bool line(std::string_view& text);
   std::size_t fence() const noexcept { return marks_.empty() ? 0 : marks_.back(); }
   bool pop_mark(std::size_t& mark);
 
-  bool add_node(node_kind k, std::uint8_t flags, std::uint64_t payload, std::uint32_t& id);
-  bool push(std::uint32_t id);
-  bool push_new(node_kind k, std::uint8_t flags, std::uint64_t payload);
+  BRINE_HOT bool add_node(node_kind k, std::uint8_t flags, std::uint64_t payload, std::uint32_t& id) {
+    if (d_.nodes.size() >= node_limit_) [[unlikely]] return fail_limit(limit::max_nodes);
+    node& n = d_.nodes.emplace_back();
+    n.head = make_head(k, flags, op_offset_);
+    n.i = static_cast<std::int64_t>(payload);
+    id = static_cast<std::uint32_t>(d_.nodes.size() - 1);
+    return true;
+  }
+  BRINE_HOT bool push(std::uint32_t id) {
+    if (stack_.size() >= opt_.limits.max_stack) [[unlikely]] return fail_limit(limit::max_stack);
+    stack_.push_back(id);
+    return true;
+  }
+  BRINE_HOT bool push_new(node_kind k, std::uint8_t flags, std::uint64_t payload) {
+    std::uint32_t id = 0;
+    return add_node(k, flags, payload, id) && push(id);
+  }
+  // None, True and False are singletons in Python: one node each per document (the offset of the
+  // first occurrence), which also keeps None-heavy data small.
+  bool push_singleton(std::uint32_t& slot, node_kind k, std::uint64_t payload);
   bool push_data(node_kind k, std::uint8_t prefix, const unsigned char* p);
   bool push_text(node_kind k, std::string_view text);
   bool new_text_node(std::string_view text, std::uint32_t& id);
   bool push_utf8(node_kind k, std::uint8_t prefix, const unsigned char* p, std::size_t n);
   bool push_py2_string(const unsigned char* p, std::size_t n, std::uint8_t prefix, bool copied);
   bool push_int_le(const unsigned char* p, std::size_t n, std::uint8_t prefix);
+  // LONG1/LONG4 payloads of 1..8 bytes: one 8-byte load when the input has the room.
+  BRINE_HOT bool push_small_int(const unsigned char* p, std::size_t n) {
+    std::uint64_t v = 0;
+    if (static_cast<std::size_t>(base_ + size_ - p) >= 8) {
+      std::memcpy(&v, p, 8);
+      if (n < 8) v &= (std::uint64_t{1} << (8 * n)) - 1;
+    } else {
+      for (std::size_t i = 0; i < n; ++i) v |= std::uint64_t{p[i]} << (8 * i);
+    }
+    const unsigned shift = static_cast<unsigned>(64 - 8 * n);
+    return push_new(node_kind::int64, 0, static_cast<std::uint64_t>(static_cast<std::int64_t>(v << shift) >> shift));
+  }
   bool push_int_le_copy(std::string_view le);
   bool push_decimal(std::string_view digits);
   bool check_digits(std::string_view s);
@@ -74,20 +133,24 @@ class machine {
   const unsigned char* base_;
   std::size_t size_;
   std::size_t pos_ = 0;
-  std::size_t frame_end_ = 0;  // 0: not inside a frame
+  std::size_t limit_;  // end of the current frame, or size_ outside frames
   const decode_options& opt_;
   document_data& d_;
   bool keep_items_;
 
-  std::vector<std::uint32_t> stack_;
-  std::vector<std::size_t> marks_;
-  std::vector<std::uint32_t> dense_;            // memo index -> node id + 1 (0: empty)
-  std::map<std::uint64_t, std::uint32_t> sparse_;  // indices too far out for dense_
+  std::vector<std::uint32_t>& stack_;
+  std::vector<std::size_t>& marks_;
+  std::vector<std::uint32_t>& dense_;
+  std::map<std::uint64_t, std::uint32_t>& sparse_;
+  std::vector<std::uint32_t>& capacity_;
   std::uint64_t memo_count_ = 0;
   std::uint64_t copied_items_ = 0;
   std::uint64_t opcodes_ = 0;
 
+  std::uint64_t node_limit_;
+  std::uint32_t singleton_none = no_node, singleton_true = no_node, singleton_false = no_node;
   int proto_ = 0;
+  int declared_proto_ = 5;
   bool seen_proto_ = false;
   bool above_proto_warned_ = false;
   std::uint64_t op_offset_ = 0;

@@ -109,6 +109,38 @@ result<document> decode_owned(std::string&& pickle, const decode_options& option
 result<document> decode(std::string&&, const decode_options& = {}) = delete;
 result<document> decode(std::string&&, const decode_options&, std::shared_ptr<const void>) = delete;
 
+namespace detail {
+struct decode_scratch;
+}
+
+/// A reusable decoder for services that decode many pickles: the document's tables and the
+/// machine's stack and memo keep their capacity between calls, so after the first few calls a
+/// decode allocates (and page-faults) nothing new. simdjson's parser works the same way.
+///
+/// Lifetime: the document returned by `decode` is owned by the decoder and valid until the next
+/// call to `decode` or the decoder's destruction; it views into `pickle` like brine::decode.
+/// Thread-safety: one decoder per thread; distinct decoders share nothing.
+class decoder {
+ public:
+  explicit decoder(decode_options options = {});
+  ~decoder();
+  decoder(decoder&&) noexcept;
+  decoder& operator=(decoder&&) noexcept;
+
+  const decode_options& options() const noexcept { return options_; }
+  /// Out-of-band buffers for the next decode (PEP 574).
+  void set_buffers(std::vector<oob_buffer> buffers);
+
+  result<const document*> decode(std::span<const std::byte> pickle, std::shared_ptr<const void> keep_alive = nullptr);
+  result<const document*> decode(std::string_view pickle, std::shared_ptr<const void> keep_alive = nullptr);
+  result<const document*> decode(std::string&&, std::shared_ptr<const void> = nullptr) = delete;
+
+ private:
+  decode_options options_;
+  document doc_;
+  std::unique_ptr<detail::decode_scratch> scratch_;
+};
+
 /// What `validate` learned.
 struct validate_summary {
   int protocol = 0;

@@ -168,11 +168,10 @@ inline constexpr std::uint32_t op_count_mask = 0x0fffffffu;
 std::string_view node_kind_name(node_kind k) noexcept;
 
 // Items of a tuple/list/dict/set/frozenset: `size` node ids at pool[start...]. Dicts store keys and
-// values alternately (size counts both).
+// values alternately (size counts both). (Room reserved for growth is decode-time state.)
 struct container {
   std::uint32_t start;
   std::uint32_t size;
-  std::uint32_t capacity;
 };
 
 struct global_rec {

@@ -17,9 +17,13 @@ class arena {
   /// Returns `size` writable bytes preceded by an 8-byte length prefix holding `size`.
   unsigned char* allocate_prefixed(std::size_t size);
   std::size_t bytes() const noexcept { return total_; }
+  /// Forget every allocation but keep the first block for reuse.
+  void reset() noexcept;
 
  private:
+  static constexpr std::size_t standard_block = 64 * 1024;
   std::vector<std::unique_ptr<unsigned char[]>> blocks_;
+  std::vector<std::size_t> sizes_;
   unsigned char* cur_ = nullptr;
   std::size_t left_ = 0;
   std::size_t total_ = 0;
@@ -38,6 +42,11 @@ struct document_data {
   int protocol = 0;
   std::uint64_t stop_offset = 0;
   std::size_t buffers_used = 0;
+
+  /// Empty every table, keeping capacity (brine::decoder reuses one document_data).
+  void reset() noexcept;
+  /// Give back capacity beyond what the tables hold when it exceeds 1/8 of them.
+  void shrink() noexcept;
 };
 
 }  // namespace detail

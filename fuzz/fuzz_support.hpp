@@ -1,0 +1,77 @@
+// fuzz/fuzz_support.hpp — what the fuzz targets share: the option profiles every input is decoded
+// under, and the check that reports a broken property.
+//
+// Each target checks one property, for every profile below. The profiles follow the option paths a
+// real caller can take, so one input exercises all of them and a reproducer needs no side channel
+// saying which options were in force:
+//
+//   default  CPython's pickle.loads defaults (ASCII Python 2 strings, fix_imports, folding, strict
+//            numbers, persistent ids accepted, no buffers argument)
+//   compat   C's numeric quirks, latin-1 Python 2 strings (numpy's choice), no fix_imports, no
+//            folding, two out-of-band buffers (one writable, one read-only)
+//   tight    Python 2 strings as bytes, persistent ids refused, an empty buffer list, and limits
+//            small enough for short inputs to reach every limit_exceeded path
+//   utf8     Python 2 strings as strict UTF-8, C's numeric quirks, otherwise the defaults
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <span>
+
+#include "brine/decode.hpp"
+
+// A broken property: say which and abort, which libFuzzer and the replay main both report as a
+// crash. Active in every build type (not an assertion): checking is the point of a fuzz target.
+#define BRINE_FUZZ_CHECK(cond) \
+  ((cond) ? (void)0 : ::brine_fuzz::check_failed(#cond, __FILE__, __LINE__))
+
+namespace brine_fuzz {
+
+[[noreturn]] inline void check_failed(const char* what, const char* file, int line) {
+  std::fprintf(stderr, "fuzz property violated: %s (%s:%d)\n", what, file, line);
+  std::abort();
+}
+
+inline const std::array<brine::decode_options, 4>& profiles() {
+  static const std::array<brine::decode_options, 4> all = [] {
+    static const std::array<std::byte, 3> writable{std::byte{'o'}, std::byte{'o'}, std::byte{'b'}};
+    static const std::array<std::byte, 1> readonly{std::byte{0}};
+    std::array<brine::decode_options, 4> p{};
+
+    brine::decode_options& compat = p[1];
+    compat.encoding = brine::py2_encoding::latin1;
+    compat.strict_numbers = false;
+    compat.fix_imports = false;
+    compat.fold_builtins = false;
+    compat.buffers = {{std::span<const std::byte>(writable), false},
+                      {std::span<const std::byte>(readonly), true}};
+    compat.buffers_given = true;
+
+    brine::decode_options& tight = p[2];
+    tight.encoding = brine::py2_encoding::bytes;
+    tight.allow_persistent_ids = false;
+    tight.buffers_given = true;
+    tight.limits.max_stack = 64;
+    tight.limits.max_marks = 8;
+    tight.limits.max_memo_entries = 16;
+    tight.limits.max_int_digits = 30;
+    tight.limits.max_long_bytes = 12;
+    tight.limits.max_nodes = 128;
+    tight.limits.max_copied_items = 16;
+
+    brine::decode_options& utf8 = p[3];
+    utf8.encoding = brine::py2_encoding::utf8;
+    utf8.strict_numbers = false;
+    return p;
+  }();
+  return all;
+}
+
+inline std::span<const std::byte> bytes(const std::uint8_t* data, std::size_t size) {
+  return {reinterpret_cast<const std::byte*>(data), size};
+}
+
+}  // namespace brine_fuzz

@@ -1,0 +1,282 @@
+// tools/brine.cpp — the brine command-line tool.
+//
+//   brine check [options] FILE    exit 0 valid, 1 invalid (code, offset, opcode, message on stderr)
+//   brine show  [options] FILE    Python-style rendering of the object graph
+//   brine dis   [options] FILE    disassembly identical to pickletools.dis
+//
+// FILE may be '-' for standard input. Exit status 2 is a usage error. The tool uses only the
+// public API (include/brine/).
+#include <brine/brine.hpp>
+#include <brine/disassemble.hpp>
+#include <brine/repr.hpp>
+
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <iostream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace {
+
+constexpr int exit_ok = 0, exit_invalid = 1, exit_usage = 2;
+
+struct usage_error {
+  std::string message;
+};
+
+// Reads a whole file, or standard input for "-".
+bool read_input(const std::string& path, std::string& out, std::string& why) {
+  std::FILE* f = path == "-" ? stdin : std::fopen(path.c_str(), "rb");
+  if (f == nullptr) {
+    why = path + ": " + std::strerror(errno);
+    return false;
+  }
+  char buf[1 << 16];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+  const bool failed = std::ferror(f) != 0;
+  if (f != stdin) std::fclose(f);
+  if (failed) {
+    why = path + ": read error";
+    return false;
+  }
+  return true;
+}
+
+// Options shared by the commands that decode.
+struct decode_flags {
+  brine::decode_options options;
+
+  // Returns true when `arg` (and possibly the next argument) was a decode option.
+  bool parse(std::string_view arg, const std::function<std::string_view()>& next) {
+    auto number = [&](std::uint64_t& target) {
+      const std::string_view v = next();
+      auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), target);
+      if (ec != std::errc() || p != v.data() + v.size()) throw usage_error{"expected a number after " + std::string(arg)};
+    };
+    auto& lim = options.limits;
+    if (arg == "--encoding") {
+      const std::string_view v = next();
+      if (v == "ascii") options.encoding = brine::py2_encoding::ascii;
+      else if (v == "latin1" || v == "latin-1") options.encoding = brine::py2_encoding::latin1;
+      else if (v == "utf8" || v == "utf-8") options.encoding = brine::py2_encoding::utf8;
+      else if (v == "bytes") options.encoding = brine::py2_encoding::bytes;
+      else throw usage_error{"--encoding takes ascii, latin1, utf8 or bytes"};
+    } else if (arg == "--no-fix-imports") {
+      options.fix_imports = false;
+    } else if (arg == "--no-fold") {
+      options.fold_builtins = false;
+    } else if (arg == "--compat-numbers") {
+      options.strict_numbers = false;
+    } else if (arg == "--no-persistent-ids") {
+      options.allow_persistent_ids = false;
+    } else if (arg == "--max-stack") { number(lim.max_stack);
+    } else if (arg == "--max-marks") { number(lim.max_marks);
+    } else if (arg == "--max-memo-entries") { number(lim.max_memo_entries);
+    } else if (arg == "--max-int-digits") { number(lim.max_int_digits);
+    } else if (arg == "--max-long-bytes") { number(lim.max_long_bytes);
+    } else if (arg == "--max-nodes") { number(lim.max_nodes);
+    } else if (arg == "--max-copied-items") { number(lim.max_copied_items);
+    } else {
+      return false;
+    }
+    return true;
+  }
+
+  void print_limits(std::ostream& out) const {
+    const auto& l = options.limits;
+    out << "max_stack        " << l.max_stack << "   items on the value stack (stack floods)\n"
+        << "max_marks        " << l.max_marks << "    open MARKs (mark floods)\n"
+        << "max_memo_entries " << l.max_memo_entries << "   distinct memo entries (PUT floods; the memo is sparse)\n"
+        << "max_int_digits   " << l.max_int_digits << "       digits in INT/LONG/GET/PUT text (quadratic conversion)\n"
+        << "max_long_bytes   " << l.max_long_bytes << "    bytes of a LONG1/LONG4 payload (quadratic rendering)\n"
+        << "max_nodes        " << l.max_nodes << "  nodes in a document (16 bytes each)\n"
+        << "max_copied_items " << l.max_copied_items << "   items copied by set()/frozenset() folds (amplification)\n";
+  }
+};
+
+const char* const main_usage =
+    "usage: brine <command> [options] FILE\n"
+    "\n"
+    "commands:\n"
+    "  check   validate a pickle: exit 0 valid, 1 invalid, 2 usage\n"
+    "  show    render the decoded object graph Python-style\n"
+    "  dis     disassemble, byte-identical to python -m pickletools\n"
+    "\n"
+    "FILE may be '-' for standard input. 'brine <command> --help' describes a command.\n";
+
+const char* const decode_usage =
+    "decode options:\n"
+    "  --encoding E          Python 2 strings: ascii (default), latin1, utf8, bytes\n"
+    "  --no-fix-imports      keep Python 2 module names (protocols < 3)\n"
+    "  --no-fold             keep set()/bytearray()/_codecs.encode() calls as recorded calls\n"
+    "  --compat-numbers      accept C strtol quirks in INT text (I010, I0x10, I+5)\n"
+    "  --no-persistent-ids   reject PERSID/BINPERSID\n"
+    "  --max-stack N, --max-marks N, --max-memo-entries N, --max-int-digits N,\n"
+    "  --max-long-bytes N, --max-nodes N, --max-copied-items N   change a limit\n";
+
+void report_error(const std::string& file, const brine::error& e) {
+  std::cerr << "brine: " << file << ": " << e.to_string() << "\n";
+}
+
+// Each command: parse its options, then run on one file.
+int cmd_check(std::vector<std::string_view> args) {
+  decode_flags flags;
+  bool show_limits = false, quiet = false;
+  std::string file;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    auto next = [&]() -> std::string_view {
+      if (i + 1 >= args.size()) throw usage_error{"missing value after " + std::string(args[i])};
+      return args[++i];
+    };
+    if (args[i] == "--help" || args[i] == "-h") {
+      std::cout << "usage: brine check [options] FILE\n\n"
+                   "Runs the full decoding machine without building values. Exit status 0 when the\n"
+                   "pickle is valid, 1 when it is not (the error code, offset, opcode and message go\n"
+                   "to standard error), 2 on a usage error.\n\n"
+                   "  --limits   print the limits in force and exit\n"
+                   "  -q         print nothing on success\n\n"
+                << decode_usage;
+      return exit_ok;
+    }
+    if (args[i] == "--limits") show_limits = true;
+    else if (args[i] == "-q") quiet = true;
+    else if (flags.parse(args[i], next)) continue;
+    else if (!args[i].empty() && args[i][0] == '-' && args[i] != "-") throw usage_error{"unknown option " + std::string(args[i])};
+    else if (file.empty()) file = args[i];
+    else throw usage_error{"check takes one FILE"};
+  }
+  if (show_limits) {
+    flags.print_limits(std::cout);
+    return exit_ok;
+  }
+  if (file.empty()) throw usage_error{"check needs a FILE"};
+  std::string bytes, why;
+  if (!read_input(file, bytes, why)) {
+    std::cerr << "brine: " << why << "\n";
+    return exit_invalid;
+  }
+  auto r = brine::validate(std::string_view(bytes), flags.options);
+  if (!r) {
+    report_error(file, r.error());
+    return exit_invalid;
+  }
+  if (!quiet) {
+    std::cout << file << ": valid pickle, protocol " << r->protocol << ", " << r->opcodes << " opcodes, "
+              << r->memo_entries << " memo entries, STOP at offset " << r->stop_offset << "\n";
+    for (const auto& w : r->warnings)
+      std::cout << "  warning: " << brine::warning_name(w.code) << " at offset " << w.offset << "\n";
+  }
+  return exit_ok;
+}
+
+int cmd_show(std::vector<std::string_view> args) {
+  decode_flags flags;
+  brine::repr_options ro;
+  ro.sharing = brine::repr_sharing::labels;
+  std::string file;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    auto next = [&]() -> std::string_view {
+      if (i + 1 >= args.size()) throw usage_error{"missing value after " + std::string(args[i])};
+      return args[++i];
+    };
+    auto number = [&](std::uint64_t& target) {
+      const std::string_view v = next();
+      auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), target);
+      if (ec != std::errc() || p != v.data() + v.size()) throw usage_error{"expected a number"};
+    };
+    if (args[i] == "--help" || args[i] == "-h") {
+      std::cout << "usage: brine show [options] FILE\n\n"
+                   "Renders the decoded object graph Python-style. Shared objects and cycles are\n"
+                   "labelled <#n> where first shown and <@n> where seen again, never expanded twice.\n\n"
+                   "  --width N     lay out over lines of at most N columns (default 100; 0: one line)\n"
+                   "  --budget N    stop after N expanded nodes (default 100000), then print ...\n"
+                   "  --python      Python's own repr: shared objects repeated, cycles as [...]\n"
+                   "  --ascii       escape every non-ASCII character, as ascii() does\n\n"
+                << decode_usage;
+      return exit_ok;
+    }
+    std::uint64_t n = 0;
+    if (args[i] == "--width") { number(n); ro.max_width = static_cast<std::size_t>(n); }
+    else if (args[i] == "--budget") { number(n); ro.budget = static_cast<std::size_t>(n); }
+    else if (args[i] == "--python") ro.sharing = brine::repr_sharing::python;
+    else if (args[i] == "--ascii") ro.ascii_only = true;
+    else if (flags.parse(args[i], next)) continue;
+    else if (!args[i].empty() && args[i][0] == '-' && args[i] != "-") throw usage_error{"unknown option " + std::string(args[i])};
+    else if (file.empty()) file = args[i];
+    else throw usage_error{"show takes one FILE"};
+  }
+  if (file.empty()) throw usage_error{"show needs a FILE"};
+  std::string bytes, why;
+  if (!read_input(file, bytes, why)) {
+    std::cerr << "brine: " << why << "\n";
+    return exit_invalid;
+  }
+  auto doc = brine::decode_owned(std::move(bytes), flags.options);
+  if (!doc) {
+    report_error(file, doc.error());
+    return exit_invalid;
+  }
+  const auto out = brine::repr(doc->root(), ro);
+  std::cout << out.text << "\n";
+  if (out.truncated) std::cerr << "brine: output truncated after " << ro.budget << " nodes (--budget)\n";
+  return exit_ok;
+}
+
+int cmd_dis(std::vector<std::string_view> args) {
+  brine::dis_options dopt;
+  std::string file;
+  for (auto arg : args) {
+    if (arg == "--help" || arg == "-h") {
+      std::cout << "usage: brine dis [--annotate] FILE\n\n"
+                   "Disassembles the first pickle in FILE; the text is identical to\n"
+                   "`python -m pickletools FILE` (pickletools.dis). --annotate adds each opcode's\n"
+                   "one-line description, like pickletools' annotate option.\n";
+      return exit_ok;
+    }
+    if (arg == "--annotate" || arg == "-a") dopt.annotate = true;
+    else if (!arg.empty() && arg[0] == '-' && arg != "-") throw usage_error{"unknown option " + std::string(arg)};
+    else if (file.empty()) file = arg;
+    else throw usage_error{"dis takes one FILE"};
+  }
+  if (file.empty()) throw usage_error{"dis needs a FILE"};
+  std::string bytes, why;
+  if (!read_input(file, bytes, why)) {
+    std::cerr << "brine: " << why << "\n";
+    return exit_invalid;
+  }
+  std::string out;
+  auto r = brine::disassemble(std::as_bytes(std::span<const char>(bytes.data(), bytes.size())), out, dopt);
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  if (!r) {
+    std::fflush(stdout);
+    report_error(file, r.error());
+    return exit_invalid;
+  }
+  return exit_ok;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string_view> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    std::cout << main_usage;
+    return args.empty() ? exit_usage : exit_ok;
+  }
+  const std::string_view command = args[0];
+  args.erase(args.begin());
+  try {
+    if (command == "check") return cmd_check(args);
+    if (command == "show") return cmd_show(args);
+    if (command == "dis") return cmd_dis(args);
+    throw usage_error{"unknown command '" + std::string(command) + "'"};
+  } catch (const usage_error& e) {
+    std::cerr << "brine: " << e.message << "\n" << main_usage;
+    return exit_usage;
+  }
+}
