@@ -3,5 +3,6 @@
 
 #include "brine/decode.hpp"
 #include "brine/document.hpp"
+#include "brine/encode.hpp"
 #include "brine/error.hpp"
 #include "brine/opcodes.hpp"
