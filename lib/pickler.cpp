@@ -583,9 +583,8 @@ class pickler {
         if (data.empty()) {
           synthetic_reduce(id, "builtins", "bytearray", {});
         } else {
-          const std::string_view raw(reinterpret_cast<const char*>(data.data()), data.size());
-          // PyBytes_FromObject of one byte is the interpreter's cached bytes object.
-          const std::uint32_t b = data.size() == 1 ? overlay_shared(node_kind::bytes, raw, raw) : overlay_data(node_kind::bytes, raw);
+          // bytes(obj) is a fresh object each time, even for one byte (unlike latin-1 strs).
+          const std::uint32_t b = overlay_data(node_kind::bytes, std::string_view(reinterpret_cast<const char*>(data.data()), data.size()));
           synthetic_reduce(id, "builtins", "bytearray", std::span<const std::uint32_t>(&b, 1));
         }
         return true;

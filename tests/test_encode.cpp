@@ -1,0 +1,213 @@
+// Tests for brine/encode.hpp: exact bytes against what CPython's pickle.dumps wrote.
+#include "brine/encode.hpp"  // first: the header compiles alone
+
+#include <doctest/doctest.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "brine/decode.hpp"
+
+using namespace std::string_literals;
+
+namespace {
+
+struct vector_case {
+  const char* name;
+  int protocol;
+  const char* hex;
+};
+
+const vector_case vectors[] = {
+#include "data/encode_vectors.inc"
+};
+
+std::string unhex(std::string_view h) {
+  std::string out;
+  for (std::size_t i = 0; i + 1 < h.size(); i += 2) out.push_back(static_cast<char>(std::stoi(std::string(h.substr(i, 2)), nullptr, 16)));
+  return out;
+}
+
+std::string le64(std::uint64_t v) {
+  std::string s(8, '\0');
+  std::memcpy(s.data(), &v, 8);
+  return s;
+}
+
+brine::document decoded(const std::string& bytes) {
+  auto r = brine::decode_owned(std::string(bytes));
+  REQUIRE_MESSAGE(r.has_value(), r.error().to_string());
+  return std::move(r).value();
+}
+
+std::string reencode(const std::string& bytes, int protocol, brine::encode_options opt = {}) {
+  auto doc = decoded(bytes);
+  opt.protocol = protocol;
+  auto e = brine::encode(doc.root(), opt);
+  REQUIRE_MESSAGE(e.has_value(), e.error().to_string());
+  return *e;
+}
+
+}  // namespace
+
+TEST_CASE("decode -> encode gives CPython's bytes") {
+  for (const auto& v : vectors) {
+    CAPTURE(std::string(v.name));
+    const std::string expected = unhex(v.hex);
+    CHECK(reencode(expected, v.protocol) == expected);
+  }
+}
+
+TEST_CASE("framing: commit points, tiny frames, large payloads outside frames") {
+  // dumps(list(range(30000)), 5) has FRAME lengths [65537, 24270].
+  std::string p = "\x80\x05\x95"s + le64(65537);
+  {
+    // Rebuild CPython's bytes from the rule, then check brine writes them.
+    std::string body = "]\x94("s;
+    std::vector<std::string> ops;
+    for (int i = 0; i < 30000; ++i) {
+      if (i % 1000 == 0 && i > 0) body += "e(";
+      if (i < 256) body += "K"s + static_cast<char>(i);
+      else body += "M"s + static_cast<char>(i & 0xff) + static_cast<char>(i >> 8);
+    }
+    body += "e.";
+    auto doc = decoded("\x80\x05"s + body);
+    auto out = brine::encode(doc.root());
+    REQUIRE(out.has_value());
+    REQUIRE(out->size() > 11);
+    CHECK(out->substr(0, 11) == p);
+    const std::size_t second = 11 + 65537;
+    CHECK(static_cast<unsigned char>((*out)[second]) == 0x95);
+    CHECK(out->substr(second + 1, 8) == le64(24270));
+    CHECK(out->size() == second + 9 + 24270);
+  }
+  const std::string x65536(65536, 'x');
+  // dumps([b'x'*65536, 1], 5)
+  const std::string two = "\x80\x05]\x94(B\x00\x00\x01\x00"s + x65536 + "\x95"s + le64(5) + "\x94K\x01" "e."s;
+  CHECK(reencode(two, 5) == two);
+  // dumps(b'x'*65536, 5): no FRAME at all.
+  const std::string alone = "\x80\x05" "B\x00\x00\x01\x00"s + x65536 + "\x94."s;
+  CHECK(reencode(alone, 5) == alone);
+  // dumps(b'x'*65535, 5): one FRAME of 65542 bytes.
+  const std::string framed = "\x80\x05\x95"s + le64(65542) + "B\xff\xff\x00\x00"s + std::string(65535, 'x') + "\x94."s;
+  CHECK(reencode(framed, 5) == framed);
+}
+
+TEST_CASE("profiles: the announced 3.15 batching") {
+  brine::encode_options next;
+  next.profile = brine::cpython_profile::cpython_3_15;
+  std::string list1001 = "\x80\x02]q\x00("s;
+  for (int i = 0; i < 1000; ++i) list1001 += i < 256 ? "K"s + static_cast<char>(i) : "M"s + static_cast<char>(i & 0xff) + static_cast<char>(i >> 8);
+  list1001 += "e(M\xe8\x03" "e."s;
+  CHECK(reencode(list1001, 2) == list1001);  // the default profile is CPython 3.8-3.14's
+  const std::string harmonized = reencode(list1001, 2, next);
+  CHECK(harmonized.substr(harmonized.size() - 6) == "eM\xe8\x03" "a."s);
+  // A dict of 1000: no empty trailing batch.
+  std::string dict = "\x80\x02}q\x00("s;
+  for (int i = 0; i < 1000; ++i) dict += (i < 256 ? "K"s + static_cast<char>(i) : "M"s + static_cast<char>(i & 0xff) + static_cast<char>(i >> 8)) + "N";
+  dict += "u(u."s;
+  CHECK(reencode(dict, 2) == dict);
+  const std::string d2 = reencode(dict, 2, next);
+  CHECK(d2.substr(d2.size() - 3) == "Nu."s);
+}
+
+TEST_CASE("out-of-band buffers and the buffer callback") {
+  const std::string data = "abcdef";
+  brine::decode_options dopt;
+  dopt.buffers_given = true;
+  dopt.buffers.push_back({std::as_bytes(std::span<const char>(data.data(), data.size())), false});
+  const std::string pb = "\x80\x05\x97\x98\x94h\x00\x86."s;
+  auto doc = brine::decode(std::string_view(pb), dopt);  // (pb, pb) made read-only
+  REQUIRE(doc.has_value());
+  brine::encode_options oob;
+  int calls = 0;
+  oob.on_buffer = [&](brine::value, std::span<const std::byte> bytes, bool readonly) {
+    ++calls;
+    CHECK(bytes.size() == 6);
+    CHECK(readonly);
+    return false;
+  };
+  // Out-of-band: never memoized, the callback runs for each occurrence.
+  auto out = brine::encode(doc->root(), oob);
+  REQUIRE(out.has_value());
+  CHECK(*out == "\x80\x05\x95\x07\x00\x00\x00\x00\x00\x00\x00\x97\x98\x97\x98\x86\x94."s);  // CPython 3.11, same callback
+  CHECK(calls == 2);
+  // In-band: a read-only buffer becomes bytes, memoized once.
+  auto in = brine::encode(doc->root());
+  REQUIRE(in.has_value());
+  CHECK(*in == "\x80\x05\x95\x0e\x00\x00\x00\x00\x00\x00\x00" "C\x06" "abcdef\x94h\x00\x86\x94."s);  // CPython 3.11, no callback
+  brine::encode_options p4;
+  p4.protocol = 4;
+  auto low = brine::encode(doc->root(), p4);
+  REQUIRE_FALSE(low.has_value());
+  CHECK(low.error().code == brine::errc::bad_argument);
+  CHECK(low.error().message == "PickleBuffer can only be pickled with protocol >= 5");
+}
+
+TEST_CASE("recorded objects round-trip as recorded") {
+  // A NEWOBJ + BUILD instance, a REDUCE with listitems, INST and OBJ.
+  const std::string obj = "\x80\x04\x95\x1f\x00\x00\x00\x00\x00\x00\x00\x8c\x08__main__\x94\x8c\x01P\x94\x93\x94)\x81\x94}\x94\x8c\x01x\x94K\x01sb."s;
+  CHECK(reencode(obj, 4) == obj);
+  const std::string inst = "(S'x'\np0\ni__builtin__\nstr\np1\n."s;
+  const std::string again = reencode(inst, 0);
+  CHECK(again == "(Vx\np0\ni__builtin__\nunicode\np1\n."s);  // builtins.str, written as Python 2 names it
+  auto a = decoded(inst);
+  auto b = decoded(again);
+  CHECK(brine::equivalent(a.root(), b.root()));
+}
+
+TEST_CASE("a sink receives the pickle in pieces; large payloads are not copied") {
+  const std::string payload(100000, 'z');
+  const std::string input = "\x80\x05\x8e"s + le64(payload.size()) + payload + "\x94."s;
+  auto doc = brine::decode(std::string_view(input));
+  REQUIRE(doc.has_value());
+  std::string joined;
+  bool saw_direct = false;
+  auto n = brine::encode_to(doc->root(), [&](std::span<const std::byte> piece) {
+    if (reinterpret_cast<const char*>(piece.data()) == input.data() + 11) saw_direct = true;
+    joined.append(reinterpret_cast<const char*>(piece.data()), piece.size());
+    return true;
+  });
+  REQUIRE(n.has_value());
+  CHECK(*n == joined.size());
+  CHECK(saw_direct);
+  auto whole = brine::encode(doc->root());
+  REQUIRE(whole.has_value());
+  CHECK(joined == *whole);
+  auto refused = brine::encode_to(doc->root(), [](std::span<const std::byte>) { return false; });
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(refused.error().code == brine::errc::io_error);
+}
+
+TEST_CASE("deep nesting encodes without recursion") {
+  const std::size_t depth = 200000;
+  std::string deep(depth, ']');
+  deep.append(depth - 1, 'a');
+  deep += '.';
+  auto doc = decoded(deep);
+  brine::encode_options opt;
+  opt.protocol = 2;
+  auto out = brine::encode(doc.root(), opt);
+  REQUIRE(out.has_value());
+  auto back = decoded(*out);
+  CHECK(brine::equivalent(doc.root(), back.root()));
+}
+
+TEST_CASE("what a protocol cannot express is an error, never a malformed pickle") {
+  auto ext = decoded("\x80\x02\x82\x01."s);
+  brine::encode_options p1;
+  p1.protocol = 1;
+  auto r = brine::encode(ext.root(), p1);
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().code == brine::errc::bad_argument);
+  brine::encode_options bad;
+  bad.protocol = 6;
+  CHECK_FALSE(brine::encode(ext.root(), bad).has_value());
+  auto dotted = decoded("\x80\x04\x8c\x08" "builtins\x8c\tstr.upper\x93."s);
+  brine::encode_options p3;
+  p3.protocol = 3;
+  auto d = brine::encode(dotted.root(), p3);
+  REQUIRE_FALSE(d.has_value());
+  CHECK(d.error().offset == 23);
+}
