@@ -878,7 +878,7 @@ bool machine::run() {
       case op::APPENDS:
       case op::ADDITEMS: {
         if (!pop_mark(mark)) return false;
-        if (mark == 0 || mark > stack_.size()) return underflow();
+        if (mark <= fence() || mark > stack_.size()) return underflow();  // the target may not sit behind another MARK
         const std::size_t n = stack_.size() - mark;
         if (n == 0) {
           // C: a no-op on any target (cpython gh-135573); noted for non-containers.
@@ -899,7 +899,7 @@ bool machine::run() {
       }
       case op::SETITEMS: {
         if (!pop_mark(mark)) return false;
-        if (mark == 0 || mark > stack_.size()) return underflow();
+        if (mark <= fence() || mark > stack_.size()) return underflow();  // the target may not sit behind another MARK
         const std::size_t n = stack_.size() - mark;
         if (n == 0) break;
         if (n % 2 != 0) return fail(errc::odd_items, "odd number of items for SETITEMS");
