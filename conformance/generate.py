@@ -163,6 +163,8 @@ def dedupe(corpus, minors):
                 removed += 1
             else:
                 kept[stem].append(entry)
+        if not os.listdir(d):
+            os.rmdir(d)  # every pickle is also a newer version's
     return removed
 
 

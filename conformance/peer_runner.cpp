@@ -1,4 +1,5 @@
-// conformance/peer_runner.cpp — CPython's own pickle test vectors as a peer suite (HARDENING.md §8).
+// conformance/peer_runner.cpp — CPython's own pickle test vectors as a peer suite
+// (HARDENING.md §8).
 //
 // Usage: brine_peer [--verbose] <dir>
 //   <dir> holds the data files written by peer/extract_pickletester.py: <group>.txt (one vector per
@@ -13,7 +14,8 @@
 //      equals the expected one: CPython's graph as an inert recorder saw it, identity included.
 //      Vectors CPython rejects only because importing or calling failed carry the inert
 //      description too; when brine accepts them (allowlisted), the graph is compared with it.
-//   4. dis: brine::disassemble reproduces pickletools.dis for DATA0-DATA4.
+//   4. dis: brine::disassemble reproduces pickletools.dis for DATA0-DATA4;
+//   5. validate: brine::validate makes decode's decision with decode's error code.
 // Documented differentials are in `allowlist` below, each with its reason; an entry that no longer
 // fires is reported as stale (not a failure).
 //
@@ -237,7 +239,8 @@ std::string describe(brine::value root) {
       default: break;
     }
     // Identity-tracked kinds.
-    const auto [it, fresh] = numbers.try_emplace(v.id(), static_cast<std::uint32_t>(numbers.size() + 1));
+    const auto next = static_cast<std::uint32_t>(numbers.size() + 1);
+    const auto [it, fresh] = numbers.try_emplace(v.id(), next);
     if (!fresh) {
       out += '@' + std::to_string(it->second);
       continue;
@@ -363,7 +366,8 @@ std::optional<std::string> from_hex(std::string_view hex) {
 
 struct counts {
   int vectors = 0, pass = 0, allowed = 0, accept_reject = 0, family = 0, description = 0;
-  int failures() const { return accept_reject + family + description; }
+  int validate = 0;  // brine::validate disagreed with brine::decode (counted on top of the rest)
+  int failures() const { return accept_reject + family + description + validate; }
 };
 
 struct runner {
@@ -411,6 +415,14 @@ struct runner {
         notes.push_back(test + " " + hex + ": option " + kv + " unsupported, using defaults");
     }
     const auto r = brine::decode(std::string_view(*bytes), opt);
+    // decode.hpp: validate makes the same accept/reject decision with the same error.
+    const auto v = brine::validate(std::string_view(*bytes), opt);
+    if (v.has_value() != r.has_value() || (!v && v.error().code != r.error().code)) {
+      ++c.validate;
+      report(group, "validate disagrees with decode", test, hex,
+             "decode " + (r ? std::string("accepts") : show(r.error())) + "; validate " +
+                 (v ? std::string("accepts") : show(v.error())));
+    }
     const auto* allowed = find_allowed(hex);
     const bool cpython_accepts = f[3] == "accept";
 
@@ -565,20 +577,21 @@ int main(int argc, char** argv) {
   for (const auto& f : dis) run.dis_file(f);
 
   counts total;
-  std::printf("\n%-10s %7s %5s %7s %8s %7s %5s\n", "group", "vectors", "pass", "allowed",
-              "acc/rej", "family", "desc");
+  std::printf("\n%-10s %7s %5s %7s %8s %7s %5s %9s\n", "group", "vectors", "pass", "allowed",
+              "acc/rej", "family", "desc", "validate");
   for (const auto& [name, c] : run.groups) {
-    std::printf("%-10s %7d %5d %7d %8d %7d %5d\n", name.c_str(), c.vectors, c.pass, c.allowed,
-                c.accept_reject, c.family, c.description);
+    std::printf("%-10s %7d %5d %7d %8d %7d %5d %9d\n", name.c_str(), c.vectors, c.pass,
+                c.allowed, c.accept_reject, c.family, c.description, c.validate);
     total.vectors += c.vectors;
     total.pass += c.pass;
     total.allowed += c.allowed;
     total.accept_reject += c.accept_reject;
     total.family += c.family;
     total.description += c.description;
+    total.validate += c.validate;
   }
-  std::printf("%-10s %7d %5d %7d %8d %7d %5d\n", "total", total.vectors, total.pass, total.allowed,
-              total.accept_reject, total.family, total.description);
+  std::printf("%-10s %7d %5d %7d %8d %7d %5d %9d\n", "total", total.vectors, total.pass,
+              total.allowed, total.accept_reject, total.family, total.description, total.validate);
   for (const auto& n : run.notes) std::printf("note: %s\n", n.c_str());
   for (const auto& e : allowlist())
     if (!run.allow_used.count(std::string(e.hex)))

@@ -170,7 +170,8 @@ constexpr std::array<name_pair, 88> name_mapping_all{{
     {{"itertools", "imap"}, {"builtins", "map"}},
     {{"itertools", "izip"}, {"builtins", "zip"}},
     {{"itertools", "izip_longest"}, {"itertools", "zip_longest"}},
-    {{"multiprocessing", "AuthenticationError"}, {"multiprocessing.context", "AuthenticationError"}},
+    {{"multiprocessing", "AuthenticationError"},
+     {"multiprocessing.context", "AuthenticationError"}},
     {{"multiprocessing", "BufferTooShort"}, {"multiprocessing.context", "BufferTooShort"}},
     {{"multiprocessing", "ProcessError"}, {"multiprocessing.context", "ProcessError"}},
     {{"multiprocessing", "TimeoutError"}, {"multiprocessing.context", "TimeoutError"}},
@@ -330,7 +331,8 @@ constexpr std::array<name_pair, 112> reverse_name_mapping_all{{
     {{"itertools", "filterfalse"}, {"itertools", "ifilterfalse"}},
     {{"itertools", "zip_longest"}, {"itertools", "izip_longest"}},
     {{"multiprocessing.connection", "Connection"}, {"_multiprocessing", "Connection"}},
-    {{"multiprocessing.context", "AuthenticationError"}, {"multiprocessing", "AuthenticationError"}},
+    {{"multiprocessing.context", "AuthenticationError"},
+     {"multiprocessing", "AuthenticationError"}},
     {{"multiprocessing.context", "BufferTooShort"}, {"multiprocessing", "BufferTooShort"}},
     {{"multiprocessing.context", "Process"}, {"multiprocessing.process", "Process"}},
     {{"multiprocessing.context", "ProcessError"}, {"multiprocessing", "ProcessError"}},
@@ -356,7 +358,8 @@ constexpr std::array<name_pair, 112> reverse_name_mapping_all{{
     {{"urllib.request", "urlcleanup"}, {"urllib", "urlcleanup"}},
     {{"urllib.request", "urlopen"}, {"urllib", "urlopen"}},
     {{"urllib.request", "urlretrieve"}, {"urllib", "urlretrieve"}},
-    {{"xmlrpc.server", "DocCGIXMLRPCRequestHandler"}, {"DocXMLRPCServer", "DocCGIXMLRPCRequestHandler"}},
+    {{"xmlrpc.server", "DocCGIXMLRPCRequestHandler"},
+     {"DocXMLRPCServer", "DocCGIXMLRPCRequestHandler"}},
     {{"xmlrpc.server", "DocXMLRPCRequestHandler"}, {"DocXMLRPCServer", "DocXMLRPCRequestHandler"}},
     {{"xmlrpc.server", "DocXMLRPCServer"}, {"DocXMLRPCServer", "DocXMLRPCServer"}},
     {{"xmlrpc.server", "ServerHTMLDoc"}, {"DocXMLRPCServer", "ServerHTMLDoc"}},
@@ -517,15 +520,15 @@ const table_set& tables_of(compat_tables t) noexcept {
   return table_sets[i < table_sets.size() ? i : table_sets.size() - 1];
 }
 
-const module_pair* find(std::span<const module_pair> t, std::string_view key) noexcept {
-  const auto it = std::lower_bound(t.begin(), t.end(), key,
-                                   [](const module_pair& e, std::string_view k) { return e.from < k; });
-  return it != t.end() && it->from == key ? &*it : nullptr;
+bool key_less(const module_pair& e, std::string_view k) noexcept { return e.from < k; }
+bool key_less(const name_pair& e, const qualified_name& k) noexcept {
+  return less(e.from, k);
 }
 
-const name_pair* find(std::span<const name_pair> t, const qualified_name& key) noexcept {
+template <class Entry, class Key>
+const Entry* find(std::span<const Entry> t, const Key& key) noexcept {
   const auto it = std::lower_bound(t.begin(), t.end(), key,
-                                   [](const name_pair& e, const qualified_name& k) { return less(e.from, k); });
+                                   [](const Entry& e, const Key& k) { return key_less(e, k); });
   return it != t.end() && it->from == key ? &*it : nullptr;
 }
 

@@ -152,7 +152,6 @@ class machine {
   int proto_ = 0;
   int declared_proto_ = 5;
   bool seen_proto_ = false;
-  bool above_proto_warned_ = false;
   std::uint64_t op_offset_ = 0;
   std::uint8_t op_ = 0;
   bool in_opcode_ = false;

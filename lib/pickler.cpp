@@ -14,100 +14,11 @@
 #include "brine/opcodes.hpp"
 #include "compat_tables.hpp"
 #include "pyformat.hpp"
+#include "writer.hpp"
 
 namespace brine {
 namespace detail {
 namespace {
-
-constexpr std::size_t frame_size_target = 65536;  // FRAME_SIZE_TARGET
-constexpr std::size_t frame_size_min = 4;          // FRAME_SIZE_MIN (bpo-32503)
-constexpr std::size_t batch_size = 1000;           // BATCHSIZE
-constexpr std::size_t no_frame = static_cast<std::size_t>(-1);
-
-// The output buffer with CPython's framing (_Pickler_Write, _Pickler_CommitFrame,
-// _Pickler_OpcodeBoundary, _Pickler_write_bytes).
-class writer {
- public:
-  explicit writer(const byte_sink* sink) : sink_(sink) {}
-
-  void start_framing() { framing_ = true; }
-
-  void write(const void* p, std::size_t n) {
-    if (framing_ && frame_start_ == no_frame) {
-      frame_start_ = buf_.size();
-      buf_.append(9, '\0');
-    }
-    buf_.append(static_cast<const char*>(p), n);
-  }
-  void op(std::uint8_t code) { write(&code, 1); }
-  void op_arg(std::uint8_t code, const void* arg, std::size_t n) {
-    char tmp[16];
-    tmp[0] = static_cast<char>(code);
-    std::memcpy(tmp + 1, arg, n);
-    write(tmp, n + 1);
-  }
-
-  bool commit_frame() {
-    if (frame_start_ == no_frame) return true;
-    const std::size_t len = buf_.size() - frame_start_ - 9;
-    if (len >= frame_size_min) {
-      buf_[frame_start_] = static_cast<char>(op::FRAME);
-      const std::uint64_t le = len;
-      std::memcpy(buf_.data() + frame_start_ + 1, &le, 8);
-    } else {
-      buf_.erase(frame_start_, 9);
-    }
-    frame_start_ = no_frame;
-    return flush_if_large();
-  }
-
-  // At the start of every save(): a frame that reached the target size is committed.
-  bool opcode_boundary() {
-    if (framing_ && frame_start_ != no_frame && buf_.size() - frame_start_ - 9 >= frame_size_target) return commit_frame();
-    return true;
-  }
-
-  // Payloads of 64 KiB and more go outside frames; with a sink, without a copy.
-  bool write_bytes(const char* header, std::size_t header_size, const std::byte* data, std::size_t size) {
-    const bool bypass = size >= frame_size_target;
-    const bool framing = framing_;
-    if (bypass) {
-      if (!commit_frame()) return false;
-      framing_ = false;
-    }
-    write(header, header_size);
-    if (bypass && sink_ != nullptr) {
-      if (!flush() || !emit(data, size)) return false;
-    } else if (size != 0) {
-      write(data, size);
-    }
-    framing_ = framing;
-    return true;
-  }
-
-  bool finish() { return commit_frame() && flush(); }
-  std::string& buffer() { return buf_; }
-  std::size_t total() const { return total_ + buf_.size(); }
-
- private:
-  bool emit(const void* p, std::size_t n) {
-    total_ += n;
-    return (*sink_)(std::span<const std::byte>(static_cast<const std::byte*>(p), n));
-  }
-  bool flush() {
-    if (sink_ == nullptr || buf_.empty() || frame_start_ != no_frame) return true;
-    const bool ok = emit(buf_.data(), buf_.size());
-    buf_.clear();
-    return ok;
-  }
-  bool flush_if_large() { return buf_.size() >= frame_size_target ? flush() : true; }
-
-  const byte_sink* sink_;
-  std::string buf_;
-  bool framing_ = false;
-  std::size_t frame_start_ = no_frame;
-  std::size_t total_ = 0;
-};
 
 enum class task : std::uint8_t {
   save,            // save node a

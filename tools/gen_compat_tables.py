@@ -266,8 +266,12 @@ def emit_cpp(groups):
                     "name_pair" if is_name else "module_pair", len(entries), ident))
                 for k, v in entries:
                     if is_name:
-                        w("    {{%s, %s}, {%s, %s}}," % (cpp_str(k[0]), cpp_str(k[1]),
-                                                       cpp_str(v[0]), cpp_str(v[1])))
+                        line = "    {{%s, %s}, {%s, %s}}," % (cpp_str(k[0]), cpp_str(k[1]),
+                                                            cpp_str(v[0]), cpp_str(v[1]))
+                        if len(line) > 100:
+                            line = "    {{%s, %s},\n     {%s, %s}}," % (
+                                cpp_str(k[0]), cpp_str(k[1]), cpp_str(v[0]), cpp_str(v[1]))
+                        w(line)
                     else:
                         w("    {%s, %s}," % (cpp_str(k), cpp_str(v)))
                 w("}};")
@@ -306,15 +310,15 @@ def emit_cpp(groups):
     w("  return table_sets[i < table_sets.size() ? i : table_sets.size() - 1];")
     w("}")
     w("")
-    w("const module_pair* find(std::span<const module_pair> t, std::string_view key) noexcept {")
-    w("  const auto it = std::lower_bound(t.begin(), t.end(), key,")
-    w("                                   [](const module_pair& e, std::string_view k) { return e.from < k; });")
-    w("  return it != t.end() && it->from == key ? &*it : nullptr;")
+    w("bool key_less(const module_pair& e, std::string_view k) noexcept { return e.from < k; }")
+    w("bool key_less(const name_pair& e, const qualified_name& k) noexcept {")
+    w("  return less(e.from, k);")
     w("}")
     w("")
-    w("const name_pair* find(std::span<const name_pair> t, const qualified_name& key) noexcept {")
+    w("template <class Entry, class Key>")
+    w("const Entry* find(std::span<const Entry> t, const Key& key) noexcept {")
     w("  const auto it = std::lower_bound(t.begin(), t.end(), key,")
-    w("                                   [](const name_pair& e, const qualified_name& k) { return less(e.from, k); });")
+    w("                                   [](const Entry& e, const Key& k) { return key_less(e, k); });")
     w("  return it != t.end() && it->from == key ? &*it : nullptr;")
     w("}")
     w("")

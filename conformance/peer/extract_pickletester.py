@@ -19,7 +19,8 @@ outcome is written down:
 
 Output (conformance/peer/): one tab-separated data file per group, and dis/DATAn.dis with
 `pickletools.dis(DATAn)` (equal to pickletester's `DATAn_DIS` for DATA0 and DATA1; the others are
-stale in CPython's file and never compared there). Rerun after a CPython upgrade; `--check` reports stale files.
+stale in CPython's file and never compared there). Rerun after a CPython upgrade; `--check`
+reports stale files.
 """
 
 import argparse
@@ -852,7 +853,8 @@ def main():
         if not same:
             head.append("# MEMOIZE's \"(as N)\" and writes opcode bytes >= 0x80 as raw characters.")
         head.append("# hex: " + data.hex())
-        outputs[os.path.join(HERE, "dis", name + ".dis")] = "\n".join(head) + "\n" + listing.getvalue()
+        outputs[os.path.join(HERE, "dis", name + ".dis")] = \
+            "\n".join(head) + "\n" + listing.getvalue()
 
     for path, text in outputs.items():
         for secret in {sys.prefix, sys.base_prefix, os.path.expanduser("~"), HERE}:
