@@ -150,36 +150,8 @@ class pickler {
     memo_[id] = static_cast<std::uint32_t>(index + 1);
     write_put(index);
   }
-  void write_put(std::uint64_t index) {
-    if (proto_ >= 4) {
-      w_.op(op::MEMOIZE);
-    } else if (proto_ >= 1) {
-      if (index < 256) {
-        const auto b = static_cast<std::uint8_t>(index);
-        w_.op_arg(op::BINPUT, &b, 1);
-      } else {
-        const auto v = static_cast<std::uint32_t>(index);
-        w_.op_arg(op::LONG_BINPUT, &v, 4);
-      }
-    } else {
-      const std::string s = "p" + std::to_string(index) + "\n";
-      w_.write(s.data(), s.size());
-    }
-  }
-  void write_get(std::uint64_t index) {
-    if (proto_ >= 1) {
-      if (index < 256) {
-        const auto b = static_cast<std::uint8_t>(index);
-        w_.op_arg(op::BINGET, &b, 1);
-      } else {
-        const auto v = static_cast<std::uint32_t>(index);
-        w_.op_arg(op::LONG_BINGET, &v, 4);
-      }
-    } else {
-      const std::string s = "g" + std::to_string(index) + "\n";
-      w_.write(s.data(), s.size());
-    }
-  }
+  void write_put(std::uint64_t index) { emit_put(w_, proto_, index); }
+  void write_get(std::uint64_t index) { emit_get(w_, proto_, index); }
   void memo_get(std::uint32_t id) { write_get(memo_[id] - 1); }
 
   void push(task k, std::uint32_t a, std::uint64_t b = 0, std::uint64_t c = 0) { todo_.push_back({k, a, b, c}); }
@@ -191,140 +163,33 @@ class pickler {
 
   // ---- scalars
   void save_int(const node& n, std::uint32_t id) {
-    if (n.kind() == node_kind::int64 && n.i >= INT32_MIN && n.i <= INT32_MAX) {
-      const auto v = static_cast<std::int32_t>(n.i);
-      if (proto_ >= 1) {
-        const auto u = static_cast<std::uint32_t>(v);
-        if (u <= 0xff) {
-          const auto b = static_cast<std::uint8_t>(u);
-          w_.op_arg(op::BININT1, &b, 1);
-        } else if (u <= 0xffff) {
-          const auto h = static_cast<std::uint16_t>(u);
-          w_.op_arg(op::BININT2, &h, 2);
-        } else {
-          w_.op_arg(op::BININT, &v, 4);
-        }
-      } else {
-        const std::string s = "I" + std::to_string(v) + "\n";
-        w_.write(s.data(), s.size());
-      }
+    if (n.kind() == node_kind::int64) {
+      emit_int(w_, proto_, n.i);
       return;
     }
-    const value v(self_doc(id), id);
-    if (proto_ >= 2) {
-      const std::string le = v.int_bytes();
-      if (le.size() < 256) {
-        const auto len = static_cast<std::uint8_t>(le.size());
-        w_.op_arg(op::LONG1, &len, 1);
-      } else {
-        const auto len = static_cast<std::int32_t>(le.size());
-        w_.op_arg(op::LONG4, &len, 4);
-      }
-      w_.write(le.data(), le.size());
-    } else {
-      const std::string s = "L" + v.int_decimal() + "L\n";
-      w_.write(s.data(), s.size());
-    }
+    const value v(self_, id);
+    emit_big_int(w_, proto_, v.int_bytes(), [&] { return v.int_decimal(); });
   }
-  const document* self_doc(std::uint32_t) const { return self_; }
-
-  void save_float(double d) {
-    if (proto_ >= 1) {
-      std::uint64_t bits;
-      std::memcpy(&bits, &d, 8);
-      bits = __builtin_bswap64(bits);
-      w_.op_arg(op::BINFLOAT, &bits, 8);
-    } else {
-      std::string s = "F";
-      repr_float(d, s);
-      s += '\n';
-      w_.write(s.data(), s.size());
-    }
-  }
-
   bool save_str(std::uint32_t id) {
-    const std::string_view s = text(id);
-    if (proto_ == 0) {
-      std::string out = "V";
-      raw_unicode_escape(s, out);
-      out += '\n';
-      w_.write(out.data(), out.size());
-    } else {
-      char header[9];
-      std::size_t hn;
-      if (s.size() <= 0xff && proto_ >= 4) {
-        header[0] = static_cast<char>(op::SHORT_BINUNICODE);
-        header[1] = static_cast<char>(s.size());
-        hn = 2;
-      } else if (s.size() <= 0xffffffffu) {
-        header[0] = static_cast<char>(op::BINUNICODE);
-        const auto n = static_cast<std::uint32_t>(s.size());
-        std::memcpy(header + 1, &n, 4);
-        hn = 5;
-      } else if (proto_ >= 4) {
-        header[0] = static_cast<char>(op::BINUNICODE8);
-        const std::uint64_t n = s.size();
-        std::memcpy(header + 1, &n, 8);
-        hn = 9;
-      } else {
-        return fail(id, "cannot serialize a string larger than 4GiB");
-      }
-      if (!w_.write_bytes(header, hn, reinterpret_cast<const std::byte*>(s.data()), s.size())) return io_fail();
+    switch (emit_str(w_, proto_, text(id))) {
+      case emit_status::ok: memo_put(id); return true;
+      case emit_status::too_large: return fail(id, "cannot serialize a string larger than 4GiB");
+      case emit_status::io: return io_fail();
     }
-    memo_put(id);
     return true;
   }
 
-  // CPython's raw_unicode_escape for protocol 0: \uXXXX for \, NUL, \n, \r, \x1a and code points
-  // from U+0100; \UXXXXXXXX from U+10000; other code points as their latin-1 byte.
-  static void raw_unicode_escape(std::string_view utf8, std::string& out) {
-    static constexpr char hex[] = "0123456789abcdef";
-    std::size_t i = 0;
-    while (i < utf8.size()) {
-      const char32_t cp = next_code_point(utf8, i);
-      if (cp >= 0x10000) {
-        out += "\\U";
-        for (int k = 7; k >= 0; --k) out += hex[(cp >> (4 * k)) & 15];
-      } else if (cp >= 0x100 || cp == '\\' || cp == 0 || cp == '\n' || cp == '\r' || cp == 0x1a) {
-        out += "\\u";
-        for (int k = 3; k >= 0; --k) out += hex[(cp >> (4 * k)) & 15];
-      } else {
-        out += static_cast<char>(cp);
-      }
-    }
-  }
-
   bool save_bytes_opcodes(std::uint32_t id, std::span<const std::byte> data) {
-    char header[9];
-    std::size_t hn;
-    if (data.size() <= 0xff) {
-      header[0] = static_cast<char>(op::SHORT_BINBYTES);
-      header[1] = static_cast<char>(data.size());
-      hn = 2;
-    } else if (data.size() <= 0xffffffffu) {
-      header[0] = static_cast<char>(op::BINBYTES);
-      const auto n = static_cast<std::uint32_t>(data.size());
-      std::memcpy(header + 1, &n, 4);
-      hn = 5;
-    } else if (proto_ >= 4) {
-      header[0] = static_cast<char>(op::BINBYTES8);
-      const std::uint64_t n = data.size();
-      std::memcpy(header + 1, &n, 8);
-      hn = 9;
-    } else {
-      return fail(id, "cannot serialize a bytes object larger than 4 GiB");
+    switch (emit_bytes(w_, proto_, data)) {
+      case emit_status::ok: memo_put(id); return true;
+      case emit_status::too_large: return fail(id, "cannot serialize a bytes object larger than 4 GiB");
+      case emit_status::io: return io_fail();
     }
-    if (!w_.write_bytes(header, hn, data.data(), data.size())) return io_fail();
-    memo_put(id);
     return true;
   }
 
   bool save_bytearray8(std::uint32_t id, std::span<const std::byte> data) {
-    char header[9];
-    header[0] = static_cast<char>(op::BYTEARRAY8);
-    const std::uint64_t n = data.size();
-    std::memcpy(header + 1, &n, 8);
-    if (!w_.write_bytes(header, 9, data.data(), data.size())) return io_fail();
+    if (emit_bytearray8(w_, data) != emit_status::ok) return io_fail();
     memo_put(id);
     return true;
   }
@@ -431,13 +296,10 @@ class pickler {
     const node& n = nd(id);
     switch (n.kind()) {
       case node_kind::none: w_.op(op::NONE); return true;
-      case node_kind::boolean:
-        if (proto_ >= 2) w_.op(n.i ? op::NEWTRUE : op::NEWFALSE);
-        else w_.write(n.i ? "I01\n" : "I00\n", 4);
-        return true;
+      case node_kind::boolean: emit_bool(w_, proto_, n.i != 0); return true;
       case node_kind::int64:
       case node_kind::bigint: save_int(n, id); return true;
-      case node_kind::float64: save_float(n.f); return true;
+      case node_kind::float64: emit_float(w_, proto_, n.f); return true;
       case node_kind::persid: {
         const std::uint32_t pid = n.u[0];
         if (proto_ >= 1) {

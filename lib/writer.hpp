@@ -8,6 +8,7 @@
 #include <cstring>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "brine/encode.hpp"
 #include "brine/opcodes.hpp"
@@ -101,5 +102,43 @@ class writer {
   std::size_t frame_start_ = no_frame;
   std::size_t total_ = 0;
 };
+
+// ---- Opcode primitives: what CPython's save_* functions write for one scalar or string. They
+// take the writer and the protocol; memo bookkeeping stays with the caller.
+
+enum class emit_status { ok, too_large, io };
+
+/// The memo store for entry `index`: MEMOIZE (4+), BINPUT / LONG_BINPUT (1-3), PUT text (0).
+void emit_put(writer& w, int proto, std::uint64_t index);
+/// The memo fetch: BINGET / LONG_BINGET (1+), GET text (0).
+void emit_get(writer& w, int proto, std::uint64_t index);
+void emit_bool(writer& w, int proto, bool v);
+/// save_long for an int64: BININT1/BININT2/BININT, or INT text; LONG1 / LONG text outside 32 bits.
+void emit_int(writer& w, int proto, std::int64_t v);
+/// An int given as minimal little-endian two's complement: LONG1/LONG4 (2+), LONG text (0-1).
+template <class Decimal>
+void emit_big_int(writer& w, int proto, const std::string& le, Decimal&& decimal) {
+  if (proto >= 2) {
+    if (le.size() < 256) {
+      const auto len = static_cast<std::uint8_t>(le.size());
+      w.op_arg(op::LONG1, &len, 1);
+    } else {
+      const auto len = static_cast<std::int32_t>(le.size());
+      w.op_arg(op::LONG4, &len, 4);
+    }
+    w.write(le.data(), le.size());
+  } else {
+    const std::string s = "L" + decimal() + "L\n";
+    w.write(s.data(), s.size());
+  }
+}
+/// save_float: BINFLOAT (big-endian) or FLOAT repr text.
+void emit_float(writer& w, int proto, double v);
+/// save_unicode: SHORT_BINUNICODE / BINUNICODE / BINUNICODE8, or UNICODE raw-unicode-escape text.
+emit_status emit_str(writer& w, int proto, std::string_view utf8);
+/// save_bytes at protocol 3+: SHORT_BINBYTES / BINBYTES / BINBYTES8.
+emit_status emit_bytes(writer& w, int proto, std::span<const std::byte> data);
+/// save_bytearray at protocol 5: BYTEARRAY8.
+emit_status emit_bytearray8(writer& w, std::span<const std::byte> data);
 
 }  // namespace brine::detail

@@ -3,6 +3,7 @@
 //   brine check [options] FILE    exit 0 valid, 1 invalid (code, offset, opcode, message on stderr)
 //   brine show  [options] FILE    Python-style rendering of the object graph
 //   brine dis   [options] FILE    disassembly identical to pickletools.dis
+//   brine convert [--protocol N] IN OUT   re-encode, byte-identical to pickle.dumps
 //
 // FILE may be '-' for standard input. Exit status 2 is a usage error. The tool uses only the
 // public API (include/brine/).
@@ -106,6 +107,7 @@ const char* const main_usage =
     "  check   validate a pickle: exit 0 valid, 1 invalid, 2 usage\n"
     "  show    render the decoded object graph Python-style\n"
     "  dis     disassemble, byte-identical to python -m pickletools\n"
+    "  convert re-encode at another protocol, byte-identical to CPython's pickle.dumps\n"
     "\n"
     "FILE may be '-' for standard input. 'brine <command> --help' describes a command.\n";
 
@@ -227,6 +229,84 @@ int cmd_show(std::vector<std::string_view> args) {
   return exit_ok;
 }
 
+bool write_output(const std::string& path, const std::string& data, std::string& why) {
+  std::FILE* f = path == "-" ? stdout : std::fopen(path.c_str(), "wb");
+  if (f == nullptr) {
+    why = path + ": " + std::strerror(errno);
+    return false;
+  }
+  const bool ok = std::fwrite(data.data(), 1, data.size(), f) == data.size();
+  const bool closed = f == stdout ? std::fflush(f) == 0 : std::fclose(f) == 0;
+  if (!ok || !closed) {
+    why = path + ": write error";
+    return false;
+  }
+  return true;
+}
+
+int cmd_convert(std::vector<std::string_view> args) {
+  decode_flags flags;
+  brine::encode_options eo;
+  std::vector<std::string> files;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    auto next = [&]() -> std::string_view {
+      if (i + 1 >= args.size()) throw usage_error{"missing value after " + std::string(args[i])};
+      return args[++i];
+    };
+    if (args[i] == "--help" || args[i] == "-h") {
+      std::cout << "usage: brine convert [--protocol N] [--profile 3.8|3.15] IN OUT\n\n"
+                   "Decodes IN and writes it again at protocol N (default 5). For data brine can\n"
+                   "represent the output is byte-identical to CPython's pickle.dumps(obj, N) of the\n"
+                   "object CPython would load from IN. '-' is standard input or output.\n\n"
+                   "  --protocol N        0 to 5\n"
+                   "  --profile P         3.8 (CPython 3.8-3.14, default) or 3.15 (announced batching)\n"
+                   "  --no-fix-imports    do not map names to Python 2 ones below protocol 3\n\n"
+                << decode_usage;
+      return exit_ok;
+    }
+    if (args[i] == "--protocol") {
+      const std::string_view v = next();
+      if (v.size() != 1 || v[0] < '0' || v[0] > '5') throw usage_error{"--protocol takes 0 to 5"};
+      eo.protocol = v[0] - '0';
+    } else if (args[i] == "--profile") {
+      const std::string_view v = next();
+      if (v == "3.8" || v == "3.14") eo.profile = brine::cpython_profile::cpython_3_8_to_3_14;
+      else if (v == "3.15") eo.profile = brine::cpython_profile::cpython_3_15;
+      else throw usage_error{"--profile takes 3.8 or 3.15"};
+    } else if (args[i] == "--no-fix-imports") {
+      eo.fix_imports = false;
+      flags.options.fix_imports = false;
+    } else if (flags.parse(args[i], next)) {
+      continue;
+    } else if (!args[i].empty() && args[i][0] == '-' && args[i] != "-") {
+      throw usage_error{"unknown option " + std::string(args[i])};
+    } else {
+      files.emplace_back(args[i]);
+    }
+  }
+  if (files.size() != 2) throw usage_error{"convert takes IN and OUT"};
+  std::string bytes, why;
+  if (!read_input(files[0], bytes, why)) {
+    std::cerr << "brine: " << why << "\n";
+    return exit_invalid;
+  }
+  auto doc = brine::decode_owned(std::move(bytes), flags.options);
+  if (!doc) {
+    report_error(files[0], doc.error());
+    return exit_invalid;
+  }
+  auto out = brine::encode(doc->root(), eo);
+  if (!out) {
+    report_error(files[0], out.error());
+    return exit_invalid;
+  }
+  if (!write_output(files[1], *out, why)) {
+    std::cerr << "brine: " << why << "\n";
+    return exit_invalid;
+  }
+  return exit_ok;
+}
+
 int cmd_dis(std::vector<std::string_view> args) {
   brine::dis_options dopt;
   std::string file;
@@ -274,6 +354,7 @@ int main(int argc, char** argv) {
     if (command == "check") return cmd_check(args);
     if (command == "show") return cmd_show(args);
     if (command == "dis") return cmd_dis(args);
+    if (command == "convert") return cmd_convert(args);
     throw usage_error{"unknown command '" + std::string(command) + "'"};
   } catch (const usage_error& e) {
     std::cerr << "brine: " << e.message << "\n" << main_usage;

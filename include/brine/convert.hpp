@@ -1,0 +1,392 @@
+// brine/convert.hpp — C++ types to pickles and back, without building documents by hand.
+//
+// Encoding: `brine::pickle(value, options)` writes what CPython's pickle.dumps writes for the
+// Python object the C++ value stands for:
+//
+//   bool -> bool;  signed/unsigned integers of every width -> int;  float/double -> float;
+//   std::string / std::string_view / const char* -> str (UTF-8 expected, written as given);
+//   brine::bytes_view, std::vector<std::byte>, std::vector<std::uint8_t> -> bytes;
+//   std::vector / std::array / std::list / std::deque -> list;  std::tuple / std::pair -> tuple;
+//   std::map / std::unordered_map -> dict;  std::set / std::unordered_set -> set;
+//   std::optional -> None or the value;  std::variant -> the held alternative;
+//   brine::out_of_band<T> (a span of trivially copyable T) -> a PEP 574 PickleBuffer: through the
+//   options' buffer callback (out-of-band, never copied) or in-band as bytes.
+//
+// User types join through one customization point, `brine::codec<T>`:
+//
+//   template <> struct brine::codec<point> {
+//     static void encode(brine::typed_encoder& e, const point& p) {       // types.SimpleNamespace
+//       e.object("types", "SimpleNamespace", [&] { e.dict_of("x", p.x, "y", p.y); });
+//     }
+//     static brine::result<point> decode(brine::value v);                  // optional
+//   };
+//
+// Every C++ value is a distinct Python object (no sharing is invented); strings, bytes and
+// containers are memoized as CPython memoizes them, so the bytes match pickle.dumps exactly.
+// Depth follows the C++ type, not untrusted data.
+//
+// Decoding: `brine::from_value<T>(value)` converts a decoded value, with an error naming the
+// expected and found kinds and the offset: "expected list, found dict at offset 812". Integers are
+// range-checked; a float target accepts int; std::optional accepts None; std::variant takes the
+// first alternative that converts.
+//
+// Thread-safety: encoders and conversions share nothing; a document may be converted from several
+// threads at once.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <list>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "brine/document.hpp"
+#include "brine/encode.hpp"
+#include "brine/error.hpp"
+
+namespace brine {
+
+/// Customization point: specialize with `static void encode(typed_encoder&, const T&)` and,
+/// optionally, `static result<T> decode(value)`.
+template <class T, class = void>
+struct codec;
+
+/// Bytes to be written as a Python `bytes` object.
+struct bytes_view {
+  std::span<const std::byte> data;
+};
+
+/// A contiguous array of trivially copyable elements written as a PEP 574 PickleBuffer. The
+/// referenced memory must outlive the encode call.
+template <class T>
+struct out_of_band {
+  static_assert(std::is_trivially_copyable_v<T>, "out-of-band buffers hold trivially copyable elements");
+  std::span<const T> data;
+  bool readonly = true;
+};
+
+namespace detail {
+class typed_writer;
+}
+
+/// Writes CPython's opcodes for one Python object at a time. Obtained from brine::pickle; used by
+/// codec specializations. Not copyable; valid during the encode call only.
+class typed_encoder {
+ public:
+  explicit typed_encoder(detail::typed_writer& w) : w_(w) {}
+  typed_encoder(const typed_encoder&) = delete;
+  typed_encoder& operator=(const typed_encoder&) = delete;
+
+  int protocol() const noexcept;
+
+  // Scalars.
+  void none();
+  void boolean(bool v);
+  void integer(std::int64_t v);
+  void integer(std::uint64_t v);
+  void floating(double v);
+  void str(std::string_view utf8);
+  void bytes(std::span<const std::byte> data);
+  void bytearray(std::span<const std::byte> data);
+  /// A PickleBuffer over `data` (protocol 5): the options' buffer callback decides in-band or
+  /// out-of-band. Errors below protocol 5 (reported when pickle() returns).
+  void buffer(std::span<const std::byte> data, bool readonly);
+
+  // Containers: `n` items, then `item(i)` is called for i = 0..n-1 (for dicts `pair(i)` must write a
+  // key then a value).
+  template <class F> void list(std::size_t n, F&& item) { begin_list(n); batch(n, item, 1); end_list(n); }
+  template <class F> void tuple(std::size_t n, F&& item) {
+    begin_tuple(n);
+    for (std::size_t i = 0; i < n; ++i) { boundary(); item(i); }
+    end_tuple(n);
+  }
+  template <class F> void dict(std::size_t n, F&& pair) { begin_dict(n); batch(n, pair, 2); end_dict(n); }
+  template <class F> void set(std::size_t n, F&& item) { begin_set(n); batch(n, item, 3); end_set(n); }
+
+  /// A dict of str keys to values: dict_of("x", 1, "y", 2.5).
+  template <class... KV> void dict_of(const KV&... kv);
+
+  /// A global reference (a class or function) module.qualname.
+  void global(std::string_view module, std::string_view qualname);
+  /// module.name(*args) then BUILD with the state `write_state` writes (a dict, usually): how
+  /// CPython pickles most instances whose class reduces to (cls, args, state).
+  template <class Args, class State> void object(std::string_view module, std::string_view name, Args&& write_args, State&& write_state) {
+    global(module, name);
+    boundary();
+    write_args();
+    reduce_done();
+    boundary();
+    write_state();
+    build_done();
+  }
+  /// module.name() with a state dict: types.SimpleNamespace and plain instances.
+  template <class State> void object(std::string_view module, std::string_view name, State&& write_state) {
+    object(module, name, [&] { tuple(0, [](std::size_t) {}); }, std::forward<State>(write_state));
+  }
+
+  /// Write any supported value (dispatches on its type, or its codec).
+  template <class T> void value(const T& v);
+
+  // Building blocks for the templates above.
+  void boundary();
+  void begin_list(std::size_t n);
+  void end_list(std::size_t n);
+  void begin_tuple(std::size_t n);
+  void end_tuple(std::size_t n);
+  void begin_dict(std::size_t n);
+  void end_dict(std::size_t n);
+  void begin_set(std::size_t n);
+  void end_set(std::size_t n);
+  void batch_open(std::size_t total, std::size_t from, int container);
+  void batch_close(std::size_t total, std::size_t from, std::size_t end, int container);
+  void reduce_done();
+  void build_done();
+
+ private:
+  void shared_str(const std::string& key, std::string_view text);
+  template <class F> void batch(std::size_t n, F& item, int container) {
+    for (std::size_t from = 0;;) {
+      const std::size_t end = batch_end(n, from, container);
+      if (end == batch_none) break;
+      batch_open(n, from, container);
+      for (std::size_t i = from; i < end; ++i) { boundary(); item(i); }
+      batch_close(n, from, end, container);
+      if (end == from) break;  // CPython's empty tail batch ends the loop
+      from = end;
+    }
+  }
+  static constexpr std::size_t batch_none = static_cast<std::size_t>(-1);
+  static constexpr std::size_t batch_limit = 1000;
+  std::size_t batch_end(std::size_t n, std::size_t from, int container) const;
+  detail::typed_writer& w_;
+};
+
+/// Encode a C++ value into a pickle, byte-identical to CPython's pickle.dumps of the equivalent
+/// Python object at the same protocol.
+template <class T> result<std::string> pickle(const T& v, const encode_options& options = {});
+
+/// Convert a decoded value to T (see the list above), with precise errors.
+template <class T> result<T> from_value(value v);
+
+// ------------------------------------------------------------------------------------------------
+// Implementation details below.
+
+namespace detail {
+result<std::string> run_typed(const encode_options& options, void (*fn)(typed_encoder&, const void*), const void* arg);
+brine::error conversion_error(value found, std::string_view expected);
+
+template <class T> struct is_vector_like : std::false_type {};
+template <class T, class A> struct is_vector_like<std::vector<T, A>> : std::true_type {};
+template <class T, class A> struct is_vector_like<std::list<T, A>> : std::true_type {};
+template <class T, class A> struct is_vector_like<std::deque<T, A>> : std::true_type {};
+template <class T> struct is_array : std::false_type {};
+template <class T, std::size_t N> struct is_array<std::array<T, N>> : std::true_type {};
+template <class T> struct is_tuple_like : std::false_type {};
+template <class... Ts> struct is_tuple_like<std::tuple<Ts...>> : std::true_type {};
+template <class A, class B> struct is_tuple_like<std::pair<A, B>> : std::true_type {};
+template <class T> struct is_map : std::false_type {};
+template <class K, class V, class C, class A> struct is_map<std::map<K, V, C, A>> : std::true_type {};
+template <class K, class V, class H, class E, class A> struct is_map<std::unordered_map<K, V, H, E, A>> : std::true_type {};
+template <class T> struct is_set : std::false_type {};
+template <class K, class C, class A> struct is_set<std::set<K, C, A>> : std::true_type {};
+template <class K, class H, class E, class A> struct is_set<std::unordered_set<K, H, E, A>> : std::true_type {};
+template <class T> struct is_optional : std::false_type {};
+template <class T> struct is_optional<std::optional<T>> : std::true_type {};
+template <class T> struct is_variant : std::false_type {};
+template <class... Ts> struct is_variant<std::variant<Ts...>> : std::true_type {};
+template <class T> struct is_oob : std::false_type {};
+template <class T> struct is_oob<out_of_band<T>> : std::true_type {};
+template <class T> inline constexpr bool is_byte_vector_v =
+    std::is_same_v<T, std::vector<std::byte>> || std::is_same_v<T, std::vector<std::uint8_t>>;
+template <class T, class = void> struct has_codec_encode : std::false_type {};
+template <class T> struct has_codec_encode<T, std::void_t<decltype(codec<T>::encode(std::declval<typed_encoder&>(), std::declval<const T&>()))>> : std::true_type {};
+template <class T, class = void> struct has_codec_decode : std::false_type {};
+template <class T> struct has_codec_decode<T, std::void_t<decltype(codec<T>::decode(std::declval<brine::value>()))>> : std::true_type {};
+template <class> inline constexpr bool always_false = false;
+}  // namespace detail
+
+template <class T> void typed_encoder::value(const T& v) {
+  using U = std::remove_cvref_t<T>;
+  if constexpr (detail::has_codec_encode<U>::value) {
+    codec<U>::encode(*this, v);
+  } else if constexpr (std::is_same_v<U, bool>) {
+    boolean(v);
+  } else if constexpr (std::is_integral_v<U> && std::is_signed_v<U>) {
+    integer(static_cast<std::int64_t>(v));
+  } else if constexpr (std::is_integral_v<U>) {
+    integer(static_cast<std::uint64_t>(v));
+  } else if constexpr (std::is_floating_point_v<U>) {
+    floating(static_cast<double>(v));
+  } else if constexpr (std::is_same_v<U, std::string> || std::is_same_v<U, std::string_view>) {
+    str(v);
+  } else if constexpr (std::is_same_v<std::decay_t<T>, const char*> || std::is_same_v<std::decay_t<T>, char*>) {
+    str(std::string_view(v));
+  } else if constexpr (std::is_same_v<U, std::nullptr_t> || std::is_same_v<U, std::nullopt_t> || std::is_same_v<U, std::monostate>) {
+    none();
+  } else if constexpr (std::is_same_v<U, bytes_view>) {
+    bytes(v.data);
+  } else if constexpr (detail::is_byte_vector_v<U>) {
+    bytes(std::as_bytes(std::span(v.data(), v.size())));
+  } else if constexpr (detail::is_oob<U>::value) {
+    buffer(std::as_bytes(v.data), v.readonly);
+  } else if constexpr (detail::is_vector_like<U>::value || detail::is_array<U>::value) {
+    auto it = v.begin();
+    list(v.size(), [&](std::size_t) { value(*it); ++it; });
+  } else if constexpr (detail::is_tuple_like<U>::value) {
+    begin_tuple(std::tuple_size_v<U>);
+    std::apply([&](const auto&... xs) { ((boundary(), value(xs)), ...); }, v);
+    end_tuple(std::tuple_size_v<U>);
+  } else if constexpr (detail::is_map<U>::value) {
+    auto it = v.begin();
+    dict(v.size(), [&](std::size_t) { value(it->first); boundary(); value(it->second); ++it; });
+  } else if constexpr (detail::is_set<U>::value) {
+    auto it = v.begin();
+    set(v.size(), [&](std::size_t) { value(*it); ++it; });
+  } else if constexpr (detail::is_optional<U>::value) {
+    if (v) value(*v);
+    else none();
+  } else if constexpr (detail::is_variant<U>::value) {
+    std::visit([&](const auto& x) { value(x); }, v);
+  } else {
+    static_assert(detail::always_false<U>, "no brine::codec<T> for this type");
+  }
+}
+
+template <class... KV> void typed_encoder::dict_of(const KV&... kv) {
+  static_assert(sizeof...(KV) % 2 == 0, "dict_of takes key, value pairs");
+  constexpr std::size_t n = sizeof...(KV) / 2;
+  const auto refs = std::forward_as_tuple(kv...);
+  // Pairs are written as CPython's batch_dict_exact writes them (n < 1000 here): one batch, or
+  // one SETITEM per pair at protocol 0 or for a single pair.
+  dict(n, [&](std::size_t i) {
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      ((I == i ? (value(std::get<2 * I>(refs)), boundary(), value(std::get<2 * I + 1>(refs))) : void()), ...);
+    }(std::make_index_sequence<n>{});
+  });
+}
+
+template <class T> result<std::string> pickle(const T& v, const encode_options& options) {
+  return detail::run_typed(
+      options, [](typed_encoder& e, const void* p) { e.value(*static_cast<const T*>(p)); }, &v);
+}
+
+template <class T> result<T> from_value(value v) {
+  using nk = brine::kind;
+  using U = T;
+  if constexpr (detail::has_codec_decode<U>::value) {
+    return codec<U>::decode(v);
+  } else if constexpr (std::is_same_v<U, bool>) {
+    if (!v.is(nk::boolean)) return detail::conversion_error(v, "bool");
+    return v.as_bool();
+  } else if constexpr (std::is_integral_v<U>) {
+    if (!v.is(nk::integer)) return detail::conversion_error(v, "int");
+    if (!v.fits_int64()) return detail::conversion_error(v, "int in range");
+    const std::int64_t x = v.as_int64();
+    if constexpr (std::is_signed_v<U>) {
+      if (x < static_cast<std::int64_t>(std::numeric_limits<U>::min()) || x > static_cast<std::int64_t>(std::numeric_limits<U>::max()))
+        return detail::conversion_error(v, "int in range");
+    } else {
+      if (x < 0 || static_cast<std::uint64_t>(x) > static_cast<std::uint64_t>(std::numeric_limits<U>::max()))
+        return detail::conversion_error(v, "int in range");
+    }
+    return static_cast<U>(x);
+  } else if constexpr (std::is_floating_point_v<U>) {
+    if (v.is(nk::floating)) return static_cast<U>(v.as_double());
+    if (v.is(nk::integer) && v.fits_int64()) return static_cast<U>(v.as_int64());
+    return detail::conversion_error(v, "float");
+  } else if constexpr (std::is_same_v<U, std::string>) {
+    if (!v.is(nk::str)) return detail::conversion_error(v, "str");
+    return std::string(v.as_str());
+  } else if constexpr (detail::is_byte_vector_v<U>) {
+    if (!v.is(nk::bytes) && !v.is(nk::bytearray) && !v.is(nk::buffer)) return detail::conversion_error(v, "bytes");
+    const auto b = v.as_bytes();
+    U out(b.size());
+    for (std::size_t i = 0; i < b.size(); ++i) out[i] = static_cast<typename U::value_type>(b[i]);
+    return out;
+  } else if constexpr (detail::is_vector_like<U>::value || detail::is_set<U>::value) {
+    const bool is_seq = detail::is_vector_like<U>::value;
+    if (is_seq ? !(v.is(nk::list) || v.is(nk::tuple)) : !(v.is(nk::set) || v.is(nk::frozenset)))
+      return detail::conversion_error(v, is_seq ? "list" : "set");
+    U out;
+    for (brine::value item : v.items()) {
+      auto x = from_value<typename U::value_type>(item);
+      if (!x) return x.error();
+      if constexpr (detail::is_set<U>::value) out.insert(std::move(*x));
+      else out.push_back(std::move(*x));
+    }
+    return out;
+  } else if constexpr (detail::is_array<U>::value) {
+    if (!(v.is(nk::list) || v.is(nk::tuple)) || v.size() != std::tuple_size_v<U>)
+      return detail::conversion_error(v, "list of " + std::to_string(std::tuple_size_v<U>) + " items");
+    U out{};
+    for (std::size_t i = 0; i < out.size(); ++i) {
+      auto x = from_value<typename U::value_type>(v[i]);
+      if (!x) return x.error();
+      out[i] = std::move(*x);
+    }
+    return out;
+  } else if constexpr (detail::is_tuple_like<U>::value) {
+    constexpr std::size_t n = std::tuple_size_v<U>;
+    if (!v.is(nk::tuple) || v.size() != n) return detail::conversion_error(v, "tuple of " + std::to_string(n) + " items");
+    std::optional<brine::error> err;
+    auto get = [&]<std::size_t I>(std::integral_constant<std::size_t, I>) {
+      using E = std::tuple_element_t<I, U>;
+      auto x = from_value<E>(v[I]);
+      if (!x) {
+        if (!err) err = x.error();
+        return E{};
+      }
+      return std::move(*x);
+    };
+    U out = [&]<std::size_t... I>(std::index_sequence<I...>) {
+      return U{get(std::integral_constant<std::size_t, I>{})...};
+    }(std::make_index_sequence<n>{});
+    if (err) return *err;
+    return out;
+  } else if constexpr (detail::is_map<U>::value) {
+    if (!v.is(nk::dict)) return detail::conversion_error(v, "dict");
+    U out;
+    const auto r = v.pairs();
+    for (std::size_t i = 0; i + 1 < r.size(); i += 2) {
+      auto k = from_value<typename U::key_type>(r[i]);
+      if (!k) return k.error();
+      auto x = from_value<typename U::mapped_type>(r[i + 1]);
+      if (!x) return x.error();
+      out.insert_or_assign(std::move(*k), std::move(*x));  // last write wins, as in CPython
+    }
+    return out;
+  } else if constexpr (detail::is_optional<U>::value) {
+    if (v.is_none()) return U{};
+    auto x = from_value<typename U::value_type>(v);
+    if (!x) return x.error();
+    return U{std::move(*x)};
+  } else if constexpr (detail::is_variant<U>::value) {
+    std::optional<result<U>> found;
+    auto attempt = [&]<class A>(std::type_identity<A>) {
+      if (found) return;
+      auto x = from_value<A>(v);
+      if (x) found.emplace(U{std::move(*x)});
+    };
+    [&]<class... As>(std::type_identity<std::variant<As...>>) { (attempt(std::type_identity<As>{}), ...); }(std::type_identity<U>{});
+    if (found) return std::move(*found);
+    return detail::conversion_error(v, "one of the variant's types");
+  } else {
+    static_assert(detail::always_false<U>, "no brine::codec<T>::decode for this type");
+  }
+}
+
+}  // namespace brine

@@ -1,0 +1,289 @@
+// lib/typed_encoder.cpp — the non-template part of brine/convert.hpp: CPython's save rules for
+// values that exist only as C++ objects (no document, no identity to track beyond globals).
+#include <map>
+#include <string>
+
+#include "brine/convert.hpp"
+#include "compat_tables.hpp"
+#include "pyformat.hpp"
+#include "writer.hpp"
+
+namespace brine {
+namespace detail {
+
+class typed_writer {
+ public:
+  explicit typed_writer(const encode_options& opt) : opt_(opt), w_(nullptr) {}
+
+  const encode_options& opt_;
+  writer w_;
+  std::uint64_t memo_count = 0;
+  std::map<std::string, std::uint64_t> globals;
+  brine::error err;
+  bool failed = false;
+
+  void memo_put() { emit_put(w_, opt_.protocol, memo_count++); }
+  void fail(std::string message) {
+    if (failed) return;
+    failed = true;
+    err.code = errc::bad_argument;
+    err.message = std::move(message);
+  }
+};
+
+result<std::string> run_typed(const encode_options& options, void (*fn)(typed_encoder&, const void*), const void* arg) {
+  if (options.protocol < 0 || options.protocol > 5) {
+    brine::error e;
+    e.code = errc::bad_argument;
+    e.message = "pickle protocol must be <= 5";
+    return e;
+  }
+  typed_writer tw(options);
+  if (options.protocol >= 2) {
+    const auto p = static_cast<std::uint8_t>(options.protocol);
+    tw.w_.op_arg(op::PROTO, &p, 1);
+    if (options.protocol >= 4) tw.w_.start_framing();
+  }
+  typed_encoder e(tw);
+  e.boundary();
+  fn(e, arg);
+  if (tw.failed) return tw.err;
+  tw.w_.op(op::STOP);
+  tw.w_.finish();
+  return std::move(tw.w_.buffer());
+}
+
+brine::error conversion_error(value found, std::string_view expected) {
+  brine::error e;
+  e.code = errc::type_mismatch;
+  e.offset = found.offset();
+  e.message = "expected " + std::string(expected) + ", found " + std::string(kind_name(found.kind())) +
+              " at offset " + std::to_string(found.offset());
+  return e;
+}
+
+}  // namespace detail
+
+namespace {
+constexpr int list_batches = 1, dict_batches = 2, set_batches = 3;
+}
+
+int typed_encoder::protocol() const noexcept { return w_.opt_.protocol; }
+void typed_encoder::boundary() { w_.w_.opcode_boundary(); }
+void typed_encoder::none() { w_.w_.op(op::NONE); }
+void typed_encoder::boolean(bool v) { detail::emit_bool(w_.w_, protocol(), v); }
+void typed_encoder::integer(std::int64_t v) { detail::emit_int(w_.w_, protocol(), v); }
+void typed_encoder::integer(std::uint64_t v) {
+  if (v <= static_cast<std::uint64_t>(INT64_MAX)) return integer(static_cast<std::int64_t>(v));
+  std::string le;
+  for (int i = 0; i < 8; ++i) le.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  le.push_back('\0');  // the sign byte a value with its top bit set needs
+  detail::emit_big_int(w_.w_, protocol(), le, [&] { return std::to_string(v); });
+}
+void typed_encoder::floating(double v) { detail::emit_float(w_.w_, protocol(), v); }
+
+void typed_encoder::str(std::string_view utf8) {
+  if (detail::emit_str(w_.w_, protocol(), utf8) != detail::emit_status::ok) return w_.fail("cannot serialize a string larger than 4GiB");
+  w_.memo_put();
+}
+
+// A str CPython holds as one shared object (interned constants, 1-character latin-1 strs): written
+// once, fetched from the memo after. An empty key means an ordinary fresh str.
+void typed_encoder::shared_str(const std::string& key, std::string_view text) {
+  if (!key.empty()) {
+    if (const auto it = w_.globals.find(key); it != w_.globals.end()) {
+      detail::emit_get(w_.w_, protocol(), it->second);
+      return;
+    }
+    w_.globals.emplace(key, w_.memo_count);
+  }
+  str(text);
+}
+
+void typed_encoder::bytes(std::span<const std::byte> data) {
+  if (protocol() < 3) {
+    // _codecs.encode(latin-1 text, 'latin1'), or bytes() when empty (protocol < 3).
+    if (data.empty()) {
+      global("builtins", "bytes");
+      boundary();
+      tuple(0, [](std::size_t) {});
+    } else {
+      global("_codecs", "encode");
+      std::string text;
+      for (std::byte b : data) detail::append_code_point(static_cast<char32_t>(b), text);
+      boundary();
+      begin_tuple(2);
+      boundary();
+      shared_str(text.size() == data.size() && data.size() == 1 ? "\x02" + text : std::string(), text);
+      boundary();
+      // 'latin1' is one interned object in CPython: written once, then fetched.
+      shared_str("\x01latin1", "latin1");
+      end_tuple(2);
+    }
+    reduce_done();
+    return;
+  }
+  if (detail::emit_bytes(w_.w_, protocol(), data) != detail::emit_status::ok) return w_.fail("cannot serialize a bytes object larger than 4 GiB");
+  w_.memo_put();
+}
+
+void typed_encoder::bytearray(std::span<const std::byte> data) {
+  if (protocol() < 5) {
+    global("builtins", "bytearray");
+    boundary();
+    if (data.empty()) {
+      tuple(0, [](std::size_t) {});
+    } else {
+      begin_tuple(1);
+      boundary();
+      bytes(data);
+      end_tuple(1);
+    }
+    reduce_done();
+    return;
+  }
+  detail::emit_bytearray8(w_.w_, data);
+  w_.memo_put();
+}
+
+void typed_encoder::buffer(std::span<const std::byte> data, bool readonly) {
+  if (protocol() < 5) return w_.fail("PickleBuffer can only be pickled with protocol >= 5");
+  const bool in_band = !w_.opt_.on_buffer || w_.opt_.on_buffer(brine::value(), data, readonly);
+  if (in_band) {
+    if (readonly) bytes(data);
+    else bytearray(data);
+    return;
+  }
+  w_.w_.op(op::NEXT_BUFFER);
+  if (readonly) w_.w_.op(op::READONLY_BUFFER);
+}
+
+void typed_encoder::global(std::string_view module, std::string_view qualname) {
+  std::string key(module);
+  key += '\n';
+  key += qualname;
+  if (const auto it = w_.globals.find(key); it != w_.globals.end()) {
+    detail::emit_get(w_.w_, protocol(), it->second);
+    return;
+  }
+  if (protocol() >= 4) {
+    boundary();
+    str(module);
+    boundary();
+    str(qualname);
+    w_.w_.op(op::STACK_GLOBAL);
+  } else {
+    std::string m(module), n(qualname);
+    if (n.find('.') != std::string::npos) return w_.fail("a dotted global name needs protocol 4");
+    if (protocol() < 3 && w_.opt_.fix_imports) {
+      if (auto mapped = detail::map_for_dump(module, qualname)) {
+        m = std::string(mapped->module);
+        n = std::string(mapped->name);
+      }
+    }
+    const std::string line = "c" + m + "\n" + n + "\n";
+    w_.w_.write(line.data(), line.size());
+  }
+  w_.globals.emplace(std::move(key), w_.memo_count);
+  w_.memo_put();
+}
+
+void typed_encoder::begin_list(std::size_t) {
+  if (protocol() >= 1) {
+    w_.w_.op(op::EMPTY_LIST);
+  } else {
+    const char hdr[2] = {static_cast<char>(op::MARK), static_cast<char>(op::LIST)};
+    w_.w_.write(hdr, 2);
+  }
+  w_.memo_put();
+}
+void typed_encoder::end_list(std::size_t) {}
+
+void typed_encoder::begin_tuple(std::size_t n) {
+  if (n == 0) {
+    if (protocol() >= 1) {
+      w_.w_.op(op::EMPTY_TUPLE);
+    } else {
+      const char hdr[2] = {static_cast<char>(op::MARK), static_cast<char>(op::TUPLE)};
+      w_.w_.write(hdr, 2);
+    }
+    return;
+  }
+  if (n > 3 || protocol() < 2) w_.w_.op(op::MARK);
+}
+void typed_encoder::end_tuple(std::size_t n) {
+  if (n == 0) return;
+  if (n > 3 || protocol() < 2) w_.w_.op(op::TUPLE);
+  else w_.w_.op(static_cast<std::uint8_t>(op::TUPLE1 + n - 1));
+  w_.memo_put();
+}
+
+void typed_encoder::begin_dict(std::size_t) {
+  if (protocol() >= 1) {
+    w_.w_.op(op::EMPTY_DICT);
+  } else {
+    const char hdr[2] = {static_cast<char>(op::MARK), static_cast<char>(op::DICT)};
+    w_.w_.write(hdr, 2);
+  }
+  w_.memo_put();
+}
+void typed_encoder::end_dict(std::size_t) {}
+
+// Below protocol 4 a set is REDUCE(builtins.set, (list,)): the items go through list batching.
+void typed_encoder::begin_set(std::size_t n) {
+  if (protocol() >= 4) {
+    w_.w_.op(op::EMPTY_SET);
+    w_.memo_put();
+    return;
+  }
+  global("builtins", "set");
+  boundary();
+  begin_tuple(1);
+  boundary();
+  begin_list(n);
+}
+void typed_encoder::end_set(std::size_t) {
+  if (protocol() >= 4) return;
+  end_tuple(1);
+  reduce_done();
+}
+
+void typed_encoder::reduce_done() {
+  w_.w_.op(op::REDUCE);
+  w_.memo_put();
+}
+void typed_encoder::build_done() { w_.w_.op(op::BUILD); }
+
+// The batching of batch_list_exact / batch_dict_exact / save_set, and the 3.15 harmonized rules.
+std::size_t typed_encoder::batch_end(std::size_t n, std::size_t from, int container) const {
+  const bool harmonized = w_.opt_.profile == cpython_profile::cpython_3_15;
+  if (container == set_batches && protocol() < 4) container = list_batches;
+  if (n == 0) return batch_none;
+  const bool singles = protocol() == 0 || (n == 1 && container != set_batches);
+  if (singles) return from < n ? from + 1 : batch_none;
+  if (from < n) return std::min(n, from + batch_limit);
+  // CPython 3.8-3.14 repeat dict and set batches while the last one was full.
+  if (!harmonized && container != list_batches && from % batch_limit == 0) return from;
+  return batch_none;
+}
+
+void typed_encoder::batch_open(std::size_t n, std::size_t from, int container) {
+  if (container == set_batches && protocol() < 4) container = list_batches;
+  const bool harmonized = w_.opt_.profile == cpython_profile::cpython_3_15;
+  const std::size_t end = batch_end(n, from, container);
+  const bool single = protocol() == 0 || (n == 1 && container != set_batches) ||
+                      (harmonized && container != set_batches && end - from == 1);
+  if (!single) w_.w_.op(op::MARK);
+}
+
+void typed_encoder::batch_close(std::size_t n, std::size_t from, std::size_t end, int container) {
+  if (container == set_batches && protocol() < 4) container = list_batches;
+  const bool harmonized = w_.opt_.profile == cpython_profile::cpython_3_15;
+  const bool single = protocol() == 0 || (n == 1 && container != set_batches) ||
+                      (harmonized && container != set_batches && end - from == 1);
+  if (container == list_batches) w_.w_.op(single ? op::APPEND : op::APPENDS);
+  else if (container == dict_batches) w_.w_.op(single ? op::SETITEM : op::SETITEMS);
+  else w_.w_.op(op::ADDITEMS);
+}
+
+}  // namespace brine

@@ -1,0 +1,170 @@
+// Tests for brine/convert.hpp: C++ values encode to CPython's exact bytes; decoded values convert
+// back to C++ types with precise errors.
+#include "brine/convert.hpp"  // first: the header compiles alone
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "brine/decode.hpp"
+
+using namespace std::string_literals;
+
+namespace {
+
+struct vector_case {
+  const char* name;
+  int protocol;
+  const char* hex;
+};
+const vector_case vectors[] = {
+#include "data/convert_vectors.inc"
+};
+
+std::string unhex(std::string_view h) {
+  std::string out;
+  for (std::size_t i = 0; i + 1 < h.size(); i += 2) out.push_back(static_cast<char>(std::stoi(std::string(h.substr(i, 2)), nullptr, 16)));
+  return out;
+}
+
+std::string expected(std::string_view name, int protocol) {
+  for (const auto& v : vectors)
+    if (v.name == name && v.protocol == protocol) return unhex(v.hex);
+  FAIL("no vector " << name);
+  return {};
+}
+
+template <class T>
+void check_bytes(std::string_view name, const T& value) {
+  for (int p = 0; p <= 5; ++p) {
+    CAPTURE(std::string(name));
+    CAPTURE(p);
+    brine::encode_options opt;
+    opt.protocol = p;
+    auto out = brine::pickle(value, opt);
+    REQUIRE_MESSAGE(out.has_value(), out.error().to_string());
+    CHECK(*out == expected(name, p));
+  }
+}
+
+}  // namespace
+
+// A user type through the one customization point: a types.SimpleNamespace in Python.
+struct point {
+  int x;
+  double y;
+  bool operator==(const point&) const = default;
+};
+
+template <>
+struct brine::codec<point> {
+  static void encode(brine::typed_encoder& e, const point& p) {
+    e.object("types", "SimpleNamespace", [&] { e.dict_of("x", p.x, "y", p.y); });
+  }
+  static brine::result<point> decode(brine::value v) {
+    if (!v.is(brine::kind::object)) return brine::detail::conversion_error(v, "SimpleNamespace");
+    const auto ops = v.ops();
+    if (ops.size() != 1 || ops[0].kind != brine::op_kind::build) return brine::detail::conversion_error(v, "SimpleNamespace state");
+    const brine::value state = ops[0].values[0];
+    auto x = brine::from_value<int>(state.find("x"));
+    auto y = brine::from_value<double>(state.find("y"));
+    if (!x) return x.error();
+    if (!y) return y.error();
+    return point{*x, *y};
+  }
+};
+
+TEST_CASE("typed values encode to CPython's bytes at every protocol") {
+  check_bytes("vector_int", std::vector<int>{1, 2, 3});
+  std::vector<long> big(1001);
+  for (long i = 0; i < 1001; ++i) big[static_cast<std::size_t>(i)] = i;
+  check_bytes("vector_1001", big);
+  check_bytes("map_str_int", std::map<std::string, int>{{"a", 1}, {"b", 2}});
+  std::map<int, int> m;
+  for (int i = 0; i < 1000; ++i) m[i] = i;
+  check_bytes("map_1000", m);
+  check_bytes("tuple_mixed", std::tuple<int, std::string, double>{1, "x", 2.5});
+  check_bytes("pair", std::pair<int, bool>{7, true});
+  check_bytes("set_int", std::set<int>{1, 2, 3});
+  std::set<int> s;
+  for (int i = 0; i < 1000; ++i) s.insert(i);
+  check_bytes("set_1000", s);
+  check_bytes("optional_none", std::optional<int>{});
+  check_bytes("bytes", std::vector<std::uint8_t>{1, 2});
+  check_bytes("bytes_1", std::vector<std::uint8_t>{'a'});
+  check_bytes("empty_bytes", std::vector<std::byte>{});
+  check_bytes("extremes", std::tuple<std::int8_t, std::int8_t, std::uint8_t, std::uint16_t, std::int32_t, std::int32_t,
+                                    std::uint32_t, std::int64_t, std::int64_t, std::uint64_t>{
+                              -128, 127, 255, 65535, INT32_MIN, INT32_MAX, 2147483648u, INT64_MIN, INT64_MAX, UINT64_MAX});
+  check_bytes("floats", std::array<double, 3>{1.5, -0.0, std::numeric_limits<double>::infinity()});
+  check_bytes("strings", std::vector<std::string>{"", "caf\xc3\xa9", "\xf0\x9f\x90\x8d", "line\nbreak"});
+  check_bytes("nested", std::map<std::string, std::variant<std::vector<std::vector<int>>, std::tuple<std::nullptr_t, bool>>>{
+                            {"k", std::vector<std::vector<int>>{{1}, {2, 3}}}, {"t", std::tuple<std::nullptr_t, bool>{nullptr, false}}});
+  check_bytes("point", point{1, 2.5});
+}
+
+TEST_CASE("decode into C++ types") {
+  auto doc = brine::decode_owned(expected("nested", 4));
+  REQUIRE(doc.has_value());
+  const brine::value root = doc->root();
+  auto k = brine::from_value<std::vector<std::vector<int>>>(root.find("k"));
+  REQUIRE(k.has_value());
+  CHECK(*k == std::vector<std::vector<int>>{{1}, {2, 3}});
+  auto t = brine::from_value<std::tuple<std::optional<int>, bool>>(root.find("t"));
+  REQUIRE(t.has_value());
+  CHECK_FALSE(std::get<0>(*t).has_value());
+  auto m = brine::from_value<std::map<std::string, int>>(brine::decode_owned(expected("map_str_int", 2))->root());
+  REQUIRE(m.has_value());
+  CHECK(m->at("b") == 2);
+  auto pt = brine::from_value<point>(brine::decode_owned(expected("point", 2))->root());
+  REQUIRE(pt.has_value());
+  CHECK(*pt == point{1, 2.5});
+  auto v = brine::from_value<std::variant<std::string, std::vector<int>>>(brine::decode_owned(expected("vector_int", 3))->root());
+  REQUIRE(v.has_value());
+  CHECK(std::get<std::vector<int>>(*v) == std::vector<int>{1, 2, 3});
+  auto bytes = brine::from_value<std::vector<std::uint8_t>>(brine::decode_owned(expected("bytes", 2))->root());
+  REQUIRE(bytes.has_value());
+  CHECK(*bytes == std::vector<std::uint8_t>{1, 2});
+  auto st = brine::from_value<std::set<int>>(brine::decode_owned(expected("set_int", 2))->root());
+  REQUIRE(st.has_value());
+  CHECK(st->size() == 3);
+}
+
+TEST_CASE("conversion errors name the kinds and the offset") {
+  auto doc = brine::decode_owned(expected("map_str_int", 4));
+  REQUIRE(doc.has_value());
+  auto wrong = brine::from_value<std::vector<int>>(doc->root());
+  REQUIRE_FALSE(wrong.has_value());
+  CHECK(wrong.error().code == brine::errc::type_mismatch);
+  CHECK(wrong.error().message == "expected list, found dict at offset 11");
+  CHECK(wrong.error().offset == 11);
+  auto range = brine::from_value<std::int8_t>(brine::decode_owned("\x80\x04M\x00\x01."s)->root());
+  REQUIRE_FALSE(range.has_value());
+  CHECK(range.error().message == "expected int in range, found int at offset 2");
+  auto inner = brine::from_value<std::map<std::string, std::string>>(doc->root());
+  REQUIRE_FALSE(inner.has_value());
+  CHECK(inner.error().message == "expected str, found int at offset 18");
+}
+
+TEST_CASE("out-of-band spans: O(1) in the data size, through the callback") {
+  std::vector<double> data(1000000, 1.25);
+  brine::encode_options opt;
+  std::size_t seen = 0;
+  const void* where = nullptr;
+  opt.on_buffer = [&](brine::value, std::span<const std::byte> b, bool readonly) {
+    seen = b.size();
+    where = b.data();
+    CHECK(readonly);
+    return false;
+  };
+  auto out = brine::pickle(brine::out_of_band<double>{data}, opt);
+  REQUIRE(out.has_value());
+  CHECK(*out == "\x80\x05\x97\x98."s);
+  CHECK(seen == 8000000);
+  CHECK(where == data.data());
+  brine::encode_options p4;
+  p4.protocol = 4;
+  CHECK_FALSE(brine::pickle(brine::out_of_band<double>{data}, p4).has_value());
+}
