@@ -53,6 +53,19 @@ result<document> decode_owned(std::string&& pickle, const decode_options& option
   return run_decode(bytes, options, owned);
 }
 
+partial_decode decode_partial(std::span<const std::byte> pickle, const decode_options& options,
+                              std::shared_ptr<const void> keep_alive) {
+  partial_decode out;
+  detail::decode_scratch scratch;
+  brine::error err;
+  if (!decode_into(pickle, options, std::move(keep_alive), out.doc, scratch, err)) {
+    out.doc.set_root(detail::no_node);
+    out.doc.mutable_data().stop_offset = err.offset;
+    out.error = std::move(err);
+  }
+  return out;
+}
+
 decoder::decoder(decode_options options)
     : options_(std::move(options)), scratch_(std::make_unique<detail::decode_scratch>()) {}
 decoder::~decoder() = default;

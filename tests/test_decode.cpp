@@ -414,3 +414,23 @@ TEST_CASE("error text") {
   CHECK(bad(""s).message == "Ran out of input");
   CHECK(bad("h\x05."s).message == "Memo value not found at index 5");
 }
+
+TEST_CASE("decode_partial keeps what was built before an error") {
+  // A malicious prefix and a broken tail: CPython would call os.system before failing.
+  const std::string input = "cos\nsystem\n(Vid\ntR\xff"s;
+  auto part = brine::decode_partial(std::as_bytes(std::span<const char>(input.data(), input.size())));
+  REQUIRE(part.error.has_value());
+  CHECK(part.error->code == errc::invalid_opcode);
+  CHECK(part.error->offset == 18);
+  CHECK_FALSE(part.doc.root().valid());
+  CHECK(part.doc.stop_offset() == 18);
+  bool call = false;
+  for (std::uint32_t i = 0; i < part.doc.node_count(); ++i) {
+    const auto v = part.doc.node(i);
+    if (v.kind() == kind::object) call = v.callable().module() == "os" && v.callable().name() == "system";
+  }
+  CHECK(call);
+  auto good = brine::decode_partial(std::as_bytes(std::span<const char>("K\x01.", 3)));
+  CHECK_FALSE(good.error.has_value());
+  CHECK(good.doc.root().as_int64() == 1);
+}

@@ -25,6 +25,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -108,6 +109,18 @@ result<document> decode_owned(std::string&& pickle, const decode_options& option
 /// A temporary string would dangle: use decode_owned.
 result<document> decode(std::string&&, const decode_options& = {}) = delete;
 result<document> decode(std::string&&, const decode_options&, std::shared_ptr<const void>) = delete;
+
+/// A decode that keeps what it built when it fails: scanners need every global and call recorded
+/// before a broken tail (CPython executes them before it reaches the error).
+struct partial_decode {
+  /// On success, as `decode` returns it. On failure, every node made before the error; its
+  /// root() is an invalid value and its stop_offset() is the offset of the failing opcode.
+  document doc;
+  /// The error, when the decode failed.
+  std::optional<brine::error> error;
+};
+partial_decode decode_partial(std::span<const std::byte> pickle, const decode_options& options = {},
+                              std::shared_ptr<const void> keep_alive = nullptr);
 
 namespace detail {
 struct decode_scratch;

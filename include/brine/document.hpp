@@ -342,8 +342,8 @@ class document {
   document(const document&) = delete;
   document& operator=(const document&) = delete;
 
-  /// The value STOP returned.
-  value root() const noexcept { return value(this, root_); }
+  /// The value STOP returned (an invalid value for a failed brine::decode_partial).
+  value root() const noexcept { return root_ == detail::no_node ? value() : value(this, root_); }
   /// Any node by id (0 <= id < node_count()), including nodes not reachable from the root (a
   /// call whose result was POPped stays recorded).
   value node(std::uint32_t id) const noexcept { return value(this, id); }
