@@ -180,6 +180,7 @@ int cmd_show(std::vector<std::string_view> args) {
   decode_flags flags;
   brine::repr_options ro;
   ro.sharing = brine::repr_sharing::labels;
+  ro.max_width = 100;
   std::string file;
   for (std::size_t i = 0; i < args.size(); ++i) {
     auto next = [&]() -> std::string_view {
@@ -225,7 +226,7 @@ int cmd_show(std::vector<std::string_view> args) {
   }
   const auto out = brine::repr(doc->root(), ro);
   std::cout << out.text << "\n";
-  if (out.truncated) std::cerr << "brine: output truncated after " << ro.budget << " nodes (--budget)\n";
+  if (out.truncated) std::cerr << "brine: output truncated after a budget of " << ro.budget << " (--budget)\n";
   return exit_ok;
 }
 
