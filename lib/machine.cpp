@@ -156,7 +156,7 @@ bool machine::new_container(node_kind k, const std::uint32_t* items, std::size_t
   const container c{static_cast<std::uint32_t>(d_.pool.size()), static_cast<std::uint32_t>(n)};
   std::uint32_t room = 0;
   if (keep_items_ || k == node_kind::tuple || k == node_kind::frozenset) {
-    d_.pool.insert(d_.pool.end(), items, items + n);
+    d_.pool.append(items, n);
     room = c.size;
   }
   std::uint8_t flags = 0;

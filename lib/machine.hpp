@@ -18,7 +18,7 @@ namespace brine::detail {
 
 /// Decode-time state that a brine::decoder keeps between calls so its capacity is reused.
 struct decode_scratch {
-  std::vector<std::uint32_t> stack;
+  pod_vector<std::uint32_t> stack;
   std::vector<std::size_t> marks;
   std::vector<std::uint32_t> dense;                // memo index -> node id + 1 (0: empty)
   std::map<std::uint64_t, std::uint32_t> sparse;   // memo indices too far out for `dense`
@@ -138,7 +138,7 @@ class machine {
   document_data& d_;
   bool keep_items_;
 
-  std::vector<std::uint32_t>& stack_;
+  pod_vector<std::uint32_t>& stack_;
   std::vector<std::size_t>& marks_;
   std::vector<std::uint32_t>& dense_;
   std::map<std::uint64_t, std::uint32_t>& sparse_;

@@ -122,7 +122,7 @@ class pickler {
   }
   std::uint32_t overlay_container(node_kind k, std::span<const std::uint32_t> ids) {
     ov_.containers.push_back({static_cast<std::uint32_t>(ov_.pool.size()), static_cast<std::uint32_t>(ids.size())});
-    ov_.pool.insert(ov_.pool.end(), ids.begin(), ids.end());
+    ov_.pool.append(ids.data(), ids.size());
     return new_overlay_node(k, 0, ov_.containers.size() - 1);
   }
   std::uint32_t overlay_global(std::string_view module, std::string_view name) {

@@ -5,6 +5,7 @@
 #include <memory>
 #include <vector>
 
+#include "brine/detail/pod_vector.hpp"
 #include "brine/document.hpp"
 
 namespace brine {
@@ -30,8 +31,8 @@ class arena {
 };
 
 struct document_data {
-  std::vector<node> nodes;
-  std::vector<std::uint32_t> pool;
+  pod_vector<node> nodes;
+  pod_vector<std::uint32_t> pool;
   std::vector<container> containers;
   std::vector<global_rec> globals;
   std::vector<object_rec> objects;
