@@ -333,8 +333,13 @@ std::optional<brine::py2_encoding> parse_encoding(const std::string& s) {
 }
 
 struct outcome {
+  outcome() = default;
+  outcome(bool p, std::string d) : pass(p), detail(std::move(d)) {}
   bool pass = false;
   std::string detail;  // why it failed
+  // decode -> encode at the pickle's own protocol: -1 not tried, 0 different bytes, 1 identical.
+  int reencoded = -1;
+  std::string reencode_detail;
 };
 
 std::string excerpt(const std::string& s, std::size_t at) {
@@ -353,7 +358,7 @@ outcome compare(const std::string& expected, const std::string& got) {
   return {false, ss.str()};
 }
 
-outcome run_file(const fs::path& pkl, const std::string& stem_name) {
+outcome run_file(const fs::path& pkl, const std::string& stem_name, brine::cpython_profile profile) {
   const auto data = read_file(pkl);
   if (!data) return {false, "cannot read " + pkl.string()};
   fs::path desc_path = pkl;
@@ -396,7 +401,27 @@ outcome run_file(const fs::path& pkl, const std::string& stem_name) {
   }
   if (either) return {true, {}};
   if (!doc) return {false, "decode failed: " + doc.error().to_string()};
-  return compare(desc.body, describe(*doc));
+  outcome result = compare(desc.body, describe(*doc));
+  // Encoder side: re-encode at the same protocol and compare with what CPython wrote.
+  if (desc.header.count("protocol")) {
+    brine::encode_options eo;
+    eo.protocol = std::atoi(desc.header.at("protocol").c_str());
+    eo.profile = profile;
+    eo.on_buffer = [](brine::value, std::span<const std::byte>, bool) { return false; };  // keep them out-of-band
+    auto again = brine::encode(doc->root(), eo);
+    if (!again) {
+      result.reencoded = 0;
+      result.reencode_detail = "encode failed: " + again.error().to_string();
+    } else if (*again == *data) {
+      result.reencoded = 1;
+    } else {
+      const auto mm = std::mismatch(data->begin(), data->end(), again->begin(), again->end());
+      result.reencoded = 0;
+      result.reencode_detail = "bytes differ from offset " + std::to_string(mm.first - data->begin()) + " (CPython " +
+                               std::to_string(data->size()) + " bytes, brine " + std::to_string(again->size()) + ")";
+    }
+  }
+  return result;
 }
 
 // A graph a million levels deep: `]` * N then `a` * (N - 1) nests N lists. Checks that decoding,
@@ -451,6 +476,11 @@ int main(int argc, char** argv) {
   std::sort(files.begin(), files.end());
 
   std::map<std::string, tally> table;
+  // decode -> encode byte identity: plain data from CPython 3.8-3.13 at protocols 2-5 (the
+  // acceptance set; a str/bytes set's order depends on the hash seed, so `strset` is out) must be
+  // identical unless conformance/DEVIATIONS.md lists it; everything else is reported.
+  std::map<int, std::pair<int, int>> identical_plain, identical_all;
+  std::vector<std::pair<std::string, std::string>> reencode_failures, reencode_other;
   std::vector<std::pair<std::string, std::string>> failures;
   int pass = 0;
   int total = 0;
@@ -479,7 +509,33 @@ int main(int argc, char** argv) {
       const description d = parse_desc(*text);
       if (d.header.count("protocol")) protocol = std::atoi(d.header.at("protocol").c_str());
     }
-    record(group, protocol, rel, run_file(p, p.stem().string()));
+    // Each interpreter's pickles are compared with the encoder profile of that CPython.
+    const brine::cpython_profile profile =
+        group == "cpython-3.11" ? brine::cpython_profile::cpython_3_11 : brine::cpython_profile::cpython_3_8_to_3_14;
+    const outcome o = run_file(p, p.stem().string(), profile);
+    record(group, protocol, rel, o);
+    if (o.reencoded >= 0) {
+      std::string tags;
+      if (const auto text = read_file(desc_path)) {
+        const description d = parse_desc(*text);
+        if (d.header.count("tags")) tags = "," + d.header.at("tags") + ",";
+      }
+      const bool modern = group.rfind("cpython-3.", 0) == 0 && group.find("-numpy") == std::string::npos &&
+                          std::atoi(group.c_str() + 10) >= 8;
+      const bool plain = modern && protocol >= 2 && tags.find(",plain,") != std::string::npos &&
+                         tags.find(",strset,") == std::string::npos;
+      auto& all = identical_all[protocol];
+      ++all.second;
+      all.first += o.reencoded;
+      if (plain) {
+        auto& cell = identical_plain[protocol];
+        ++cell.second;
+        cell.first += o.reencoded;
+        if (!o.reencoded) reencode_failures.emplace_back(rel, o.reencode_detail);
+      } else if (!o.reencoded) {
+        reencode_other.emplace_back(rel, o.reencode_detail);
+      }
+    }
   }
 
   // Summary: one row per interpreter directory, one column per protocol.
@@ -516,5 +572,22 @@ int main(int argc, char** argv) {
   if (failures.size() > max_mismatches)
     std::printf("\n... and %zu more mismatches\n", failures.size() - max_mismatches);
   std::printf("\n%d passed, %d failed\n", pass, total - pass);
-  return failures.empty() ? 0 : 1;
+
+  std::printf("\ndecode -> encode at the same protocol, byte-identical / total\n%-34s", "");
+  for (int proto = 0; proto <= 5; ++proto) std::printf(" %9s", ("p" + std::to_string(proto)).c_str());
+  auto row = [](const char* label, const std::map<int, std::pair<int, int>>& cells) {
+    std::printf("\n%-34s", label);
+    for (int proto = 0; proto <= 5; ++proto) {
+      const auto it = cells.find(proto);
+      std::printf(" %9s", it == cells.end() ? "-" : (std::to_string(it->second.first) + "/" + std::to_string(it->second.second)).c_str());
+    }
+  };
+  row("plain data, CPython 3.8-3.13", identical_plain);
+  row("every pickle in the corpus", identical_all);
+  std::printf("\n");
+  for (std::size_t i = 0; i < reencode_failures.size() && i < max_mismatches; ++i)
+    std::printf("\nNOT IDENTICAL %s\n    %s\n", reencode_failures[i].first.c_str(), reencode_failures[i].second.c_str());
+  if (verbose)
+    for (const auto& [name, why] : reencode_other) std::printf("differs (outside the acceptance set) %s: %s\n", name.c_str(), why.c_str());
+  return failures.empty() && reencode_failures.empty() ? 0 : 1;
 }

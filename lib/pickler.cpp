@@ -241,13 +241,23 @@ class pickler {
     std::string utf8;
     latin1_utf8(data, utf8);
     // PyUnicode_DecodeLatin1 returns the interpreter's cached str for one character.
-    const std::uint32_t str = data.size() == 1 ? overlay_shared(node_kind::str, utf8, utf8) : overlay_data(node_kind::str, utf8);
+    const std::uint32_t str = overlay_data(node_kind::str, utf8);  // 1-character: a singleton, see save()
     const std::uint32_t enc = overlay_shared(node_kind::str, "latin1", "const:latin1");
     const std::uint32_t args[2] = {str, enc};
     synthetic_reduce(id, "_codecs", "encode", args);
   }
   static void latin1_utf8(std::span<const std::byte> data, std::string& out) {
     for (std::byte b : data) append_code_point(static_cast<char32_t>(b), out);
+  }
+
+  std::string singleton_key(std::uint32_t id) const {
+    const std::string_view s = text(id);
+    if (s.empty()) return std::string(1, '\0');
+    std::size_t i = 0;
+    const char32_t cp = next_code_point(s, i);
+    if (i != s.size() || cp >= 0x100) return {};
+    const bool separate = opt_.profile == cpython_profile::cpython_3_11 && id >= base_;
+    return std::string(1, separate ? '\2' : '\1') + std::string(s);
   }
 
   // ---- the dispatch of save()
@@ -335,6 +345,21 @@ class pickler {
     }
     // Memo lookup: everything below is memoized on first write (but the empty tuple and
     // out-of-band buffers, which never enter the memo).
+    if (n.kind() == node_kind::str) {
+      // CPython keeps one object for '' and for each 1-character latin-1 str (its own strings
+      // and those made while pickling, e.g. bytes' latin-1 text below protocol 3): one memo
+      // entry per value, whichever node holds it.
+      if (const std::string key = singleton_key(id); !key.empty()) {
+        if (const auto it = singleton_memo_.find(key); it != singleton_memo_.end()) {
+          write_get(it->second);
+          return true;
+        }
+        if (!memoized(id)) {
+          singleton_memo_.emplace(key, memo_count_);
+          return save_str(id);
+        }
+      }
+    }
     if (n.kind() == node_kind::global) {
       if (const std::uint32_t m = global_memo_find(id)) {
         write_get(m - 1);
@@ -705,6 +730,7 @@ class pickler {
   std::map<std::string, std::uint32_t> global_memo_;
   std::map<std::string, std::uint32_t> overlay_globals_;
   std::map<std::string, std::uint32_t> shared_;
+  std::map<std::string, std::uint64_t> singleton_memo_;  // '' and 1-char latin-1 strs -> memo index
   std::vector<work> todo_;
   brine::error err_;
 };

@@ -43,6 +43,10 @@ enum class cpython_profile : std::uint8_t {
   /// CPython 3.8 to 3.14's C pickler (the default): a final batch of one list item is still
   /// MARK item APPENDS; dicts and sets whose size is a multiple of 1000 end with an empty batch.
   cpython_3_8_to_3_14,
+  /// CPython 3.11 as 3.8-3.14, except that the 1-character latin-1 strs its pickler makes for
+  /// protocol < 3 bytes are not the same objects as equal 1-character strs in the data, so they
+  /// are written again rather than fetched from the memo (observed on 3.11.7 only).
+  cpython_3_11,
   /// The announced 3.15 change (cpython PR #144162): no APPENDS/SETITEMS batch of one, never an
   /// empty SETITEMS/ADDITEMS batch.
   cpython_3_15,
