@@ -57,8 +57,9 @@ std::string printable_opcode(std::uint8_t c) {
 machine::machine(std::span<const std::byte> input, const decode_options& options, document_data& out,
                  decode_scratch& scratch, bool keep_items)
     : base_(reinterpret_cast<const unsigned char*>(input.data())),
-      size_(input.size()),
-      limit_(input.size()),
+      end_(base_ + input.size()),
+      cur_(base_),
+      lim_(end_),
       opt_(options),
       d_(out),
       keep_items_(keep_items),
@@ -95,19 +96,19 @@ bool machine::underflow() {
 // Reading
 
 bool machine::take_slow(std::size_t n) {
-  if (limit_ != size_ && pos_ < limit_) return fail(errc::frame_violation, "pickle exhausted before end of frame");
+  if (lim_ != end_ && cur_ < lim_) return fail(errc::frame_violation, "pickle exhausted before end of frame");
   return fail(errc::truncated, "pickle data was truncated", n);
 }
 
 bool machine::line(std::string_view& text) {
-  const void* nl = std::memchr(base_ + pos_, '\n', limit_ - pos_);
+  const void* nl = std::memchr(cur_, '\n', static_cast<std::size_t>(lim_ - cur_));
   if (nl == nullptr) {
-    if (limit_ != size_ && pos_ < limit_) return fail(errc::frame_violation, "pickle exhausted before end of frame");
+    if (lim_ != end_ && cur_ < lim_) return fail(errc::frame_violation, "pickle exhausted before end of frame");
     return fail(errc::truncated, "pickle data was truncated");
   }
   const auto* e = static_cast<const unsigned char*>(nl);
-  text = std::string_view(reinterpret_cast<const char*>(base_ + pos_), static_cast<std::size_t>(e - (base_ + pos_)));
-  pos_ = static_cast<std::size_t>(e - base_) + 1;
+  text = std::string_view(reinterpret_cast<const char*>(cur_), static_cast<std::size_t>(e - cur_));
+  cur_ = e + 1;
   return true;
 }
 
@@ -611,16 +612,16 @@ std::string machine::kind_text(std::uint32_t id) const { return std::string(node
 
 bool machine::run() {
   for (;;) {
-    op_offset_ = pos_;
-    if (pos_ >= limit_) [[unlikely]] {
+    op_offset_ = static_cast<std::uint64_t>(cur_ - base_);
+    if (cur_ >= lim_) [[unlikely]] {
       // Leaving a frame: once its bytes are consumed, reads come from the input again.
-      limit_ = size_;
-      if (pos_ >= size_) {
+      lim_ = end_;
+      if (cur_ >= end_) {
         in_opcode_ = false;
         return fail(errc::truncated, "Ran out of input");
       }
     }
-    op_ = base_[pos_++];
+    op_ = *cur_++;
     in_opcode_ = true;
     ++opcodes_;
     // Opcodes newer than a declared protocol are accepted, as CPython does, and noted once.
@@ -651,10 +652,10 @@ bool machine::run() {
         const auto len = load_le<std::uint64_t>(p);
         if (len > static_cast<std::uint64_t>(INT64_MAX))
           return fail(errc::length_overflow, "FRAME length exceeds system's maximum of 9223372036854775807 bytes", len);
-        if (limit_ != size_ && pos_ < limit_)
+        if (lim_ != end_ && cur_ < lim_)
           return fail(errc::frame_violation, "beginning of a new frame before end of current frame");
-        if (len > size_ - pos_) return fail(errc::truncated, "pickle data was truncated", len);
-        limit_ = pos_ + static_cast<std::size_t>(len);
+        if (len > static_cast<std::uint64_t>(end_ - cur_)) return fail(errc::truncated, "pickle data was truncated", len);
+        lim_ = cur_ + len;
         break;
       }
       case op::STOP: {
@@ -663,7 +664,7 @@ bool machine::run() {
         root_ = stack_.back();
         if (stack_.size() > 1) warn(warning_code::leftover_stack);
         if (!marks_.empty()) warn(warning_code::leftover_marks);
-        if (pos_ < size_) warn(warning_code::trailing_data);
+        if (cur_ < end_) warn(warning_code::trailing_data);
         return true;
       }
 

@@ -55,9 +55,9 @@ class machine {
 
   // The hot helpers are inline: they run once or twice per opcode.
   BRINE_HOT bool take(std::size_t n, const unsigned char*& p) {
-    if (n <= limit_ - pos_) [[likely]] {
-      p = base_ + pos_;
-      pos_ += n;
+    if (n <= static_cast<std::size_t>(lim_ - cur_)) [[likely]] {
+      p = cur_;
+      cur_ += n;
       return true;
     }
     return take_slow(n);
@@ -96,7 +96,7 @@ class machine {
   // LONG1/LONG4 payloads of 1..8 bytes: one 8-byte load when the input has the room.
   BRINE_HOT bool push_small_int(const unsigned char* p, std::size_t n) {
     std::uint64_t v = 0;
-    if (static_cast<std::size_t>(base_ + size_ - p) >= 8) {
+    if (end_ - p >= 8) {
       std::memcpy(&v, p, 8);
       if (n < 8) v &= (std::uint64_t{1} << (8 * n)) - 1;
     } else {
@@ -131,9 +131,11 @@ class machine {
   std::string kind_text(std::uint32_t id) const;
 
   const unsigned char* base_;
-  std::size_t size_;
-  std::size_t pos_ = 0;
-  std::size_t limit_;  // end of the current frame, or size_ outside frames
+  // Positions are pointers, not indices: stores into the node table (64-bit integers) cannot
+  // alias them, so the compiler keeps them in registers across an opcode.
+  const unsigned char* end_;
+  const unsigned char* cur_;
+  const unsigned char* lim_;  // end of the current frame, or end_ outside frames
   const decode_options& opt_;
   document_data& d_;
   bool keep_items_;

@@ -23,98 +23,97 @@ class pod_vector {
  public:
   pod_vector() = default;
   ~pod_vector() { std::free(data_); }
-  pod_vector(const pod_vector& o) { assign(o.data_, o.size_); }
+  pod_vector(const pod_vector& o) { assign(o.data_, o.size()); }
   pod_vector& operator=(const pod_vector& o) {
-    if (this != &o) {
-      size_ = 0;
-      assign(o.data_, o.size_);
-    }
+    if (this != &o) assign(o.data_, o.size());
     return *this;
   }
   pod_vector(pod_vector&& o) noexcept
-      : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)), cap_(std::exchange(o.cap_, 0)) {}
+      : data_(std::exchange(o.data_, nullptr)), end_(std::exchange(o.end_, nullptr)), cap_(std::exchange(o.cap_, nullptr)) {}
   pod_vector& operator=(pod_vector&& o) noexcept {
     if (this != &o) {
       std::free(data_);
       data_ = std::exchange(o.data_, nullptr);
-      size_ = std::exchange(o.size_, 0);
-      cap_ = std::exchange(o.cap_, 0);
+      end_ = std::exchange(o.end_, nullptr);
+      cap_ = std::exchange(o.cap_, nullptr);
     }
     return *this;
   }
 
-  std::size_t size() const noexcept { return size_; }
-  std::size_t capacity() const noexcept { return cap_; }
-  bool empty() const noexcept { return size_ == 0; }
+  std::size_t size() const noexcept { return static_cast<std::size_t>(end_ - data_); }
+  std::size_t capacity() const noexcept { return static_cast<std::size_t>(cap_ - data_); }
+  bool empty() const noexcept { return end_ == data_; }
   T* data() noexcept { return data_; }
   const T* data() const noexcept { return data_; }
   T* begin() noexcept { return data_; }
-  T* end() noexcept { return data_ + size_; }
+  T* end() noexcept { return end_; }
   const T* begin() const noexcept { return data_; }
-  const T* end() const noexcept { return data_ + size_; }
+  const T* end() const noexcept { return end_; }
   T& operator[](std::size_t i) noexcept { return data_[i]; }
   const T& operator[](std::size_t i) const noexcept { return data_[i]; }
-  T& back() noexcept { return data_[size_ - 1]; }
-  const T& back() const noexcept { return data_[size_ - 1]; }
+  T& back() noexcept { return end_[-1]; }
+  const T& back() const noexcept { return end_[-1]; }
 
   [[gnu::always_inline]] void push_back(const T& v) {
-    if (size_ == cap_) [[unlikely]] grow(size_ + 1);
-    data_[size_++] = v;
+    if (end_ == cap_) [[unlikely]] grow(size() + 1);
+    *end_++ = v;
   }
   /// Appends an uninitialised element and returns it.
   [[gnu::always_inline]] T& emplace_back() {
-    if (size_ == cap_) [[unlikely]] grow(size_ + 1);
-    return data_[size_++];
+    if (end_ == cap_) [[unlikely]] grow(size() + 1);
+    return *end_++;
   }
-  void pop_back() noexcept { --size_; }
-  void clear() noexcept { size_ = 0; }
+  void pop_back() noexcept { --end_; }
+  void clear() noexcept { end_ = data_; }
   void reserve(std::size_t n) {
-    if (n > cap_) reallocate(n);
+    if (n > capacity()) reallocate(n);
   }
-  /// Grows with zeroed elements, or shrinks.
+  /// Shrinks, or grows with uninitialised elements the caller fills.
   void resize(std::size_t n) {
-    if (n > cap_) grow(n);
-    if (n > size_) std::memset(static_cast<void*>(data_ + size_), 0, (n - size_) * sizeof(T));
-    size_ = n;
+    if (n > capacity()) grow(n);
+    end_ = data_ + n;
   }
   void append(const T* first, std::size_t n) {
     if (n == 0) return;
-    if (size_ + n > cap_) grow(size_ + n);
-    std::memcpy(static_cast<void*>(data_ + size_), first, n * sizeof(T));
-    size_ += n;
+    if (n > static_cast<std::size_t>(cap_ - end_)) grow(size() + n);
+    std::memcpy(static_cast<void*>(end_), first, n * sizeof(T));
+    end_ += n;
   }
   void shrink_to_fit() {
-    if (size_ == 0) {
+    if (empty()) {
       std::free(data_);
-      data_ = nullptr;
-      cap_ = 0;
-    } else if (cap_ > size_) {
-      reallocate(size_);
+      data_ = end_ = cap_ = nullptr;
+    } else if (cap_ != end_) {
+      reallocate(size());
     }
   }
 
  private:
+  // Pointers rather than counts: stores of 64-bit integers into the elements cannot alias them.
   [[gnu::noinline]] void grow(std::size_t need) {
-    std::size_t cap = cap_ < 16 ? 16 : cap_ + cap_ / 2;
+    const std::size_t have = capacity();
+    std::size_t cap = have < 16 ? 16 : have + have / 2;
     if (cap < need) cap = need;
     reallocate(cap);
   }
   void reallocate(std::size_t cap) {
     if (cap > static_cast<std::size_t>(-1) / sizeof(T)) throw std::bad_alloc();
+    const std::size_t n = size();
     void* p = std::realloc(static_cast<void*>(data_), cap * sizeof(T));
     if (p == nullptr) throw std::bad_alloc();
     data_ = static_cast<T*>(p);
-    cap_ = cap;
+    end_ = data_ + n;
+    cap_ = data_ + cap;
   }
   void assign(const T* src, std::size_t n) {
     reserve(n);
     if (n != 0) std::memcpy(static_cast<void*>(data_), src, n * sizeof(T));
-    size_ = n;
+    end_ = data_ + n;
   }
 
   T* data_ = nullptr;
-  std::size_t size_ = 0;
-  std::size_t cap_ = 0;
+  T* end_ = nullptr;
+  T* cap_ = nullptr;
 };
 
 }  // namespace brine::detail
