@@ -8,8 +8,9 @@ For each workload W in DIR (written by make_workloads.py):
     bench_decode's; this one proves both sides read the same file);
   * time pickle.loads N times after one warm-up, with the garbage collector enabled (CPython's
     default, and the primary figure: the collector runs during a large loads) and then disabled.
-    Each run starts after gc.collect(); the clock covers loads only, and the object is freed
-    after the clock stops (bench_decode does the same with its document);
+    Each run starts after gc.collect(); the clocks cover loads only, and the object is freed
+    after they stop (bench_decode does the same with its document). Two clocks, as in
+    bench_decode: wall (perf_counter_ns) and this thread's CPU time (thread_time_ns);
   * measure the memory of the loaded object with tracemalloc, in a separate untimed load:
     `retained` is what is still allocated once loads returns (the object graph), `peak` the most
     allocated during loads (the graph plus the unpickler's stack and memo).
@@ -40,23 +41,25 @@ def read_facts(path):
 
 
 def time_loads(data, runs, gc_enabled):
-    """Median and minimum nanoseconds of pickle.loads(data) over `runs` runs."""
+    """Wall-clock median and minimum, and thread-CPU-time median, of pickle.loads(data) in ns."""
     was_enabled = gc.isenabled()
     times = []
+    cpu_times = []
     try:
         gc.enable() if gc_enabled else gc.disable()
         obj = pickle.loads(data)  # warm-up
         del obj
         for _ in range(runs):
             gc.collect()
-            t0 = time.perf_counter_ns()
+            t0, c0 = time.perf_counter_ns(), time.thread_time_ns()
             obj = pickle.loads(data)
-            t1 = time.perf_counter_ns()
+            c1, t1 = time.thread_time_ns(), time.perf_counter_ns()
             del obj
             times.append(t1 - t0)
+            cpu_times.append(c1 - c0)
     finally:
         gc.enable() if was_enabled else gc.disable()
-    return int(statistics.median(times)), min(times)
+    return int(statistics.median(times)), min(times), int(statistics.median(cpu_times))
 
 
 def measure_memory(data):
@@ -95,15 +98,18 @@ def main():
                      % (name, kind, len(obj), len(data), facts["kind"], facts["size"], facts["pickle_bytes"]))
         del obj
 
-        gc_median, gc_min = time_loads(data, runs, True)
-        nogc_median, nogc_min = time_loads(data, runs, False)
+        gc_median, gc_min, gc_cpu = time_loads(data, runs, True)
+        nogc_median, nogc_min, nogc_cpu = time_loads(data, runs, False)
         retained, peak = measure_memory(data)
-        print("  %-8s %7.2f MB  loads %8.3f ms (min %8.3f)  gc off %8.3f ms  retained %5.2fx pickle, peak %5.2fx"
-              % (name, len(data) / 1e6, gc_median / 1e6, gc_min / 1e6, nogc_median / 1e6,
-                 retained / len(data), peak / len(data)))
+        print("  %-8s %6.2f MB  loads %8.3f ms (min %8.3f, cpu %8.3f)  gc off %8.3f ms (cpu %8.3f)"
+              "  retained %4.2fx pickle, peak %4.2fx"
+              % (name, len(data) / 1e6, gc_median / 1e6, gc_min / 1e6, gc_cpu / 1e6, nogc_median / 1e6,
+                 nogc_cpu / 1e6, retained / len(data), peak / len(data)))
         print("result workload=%s pickle_bytes=%d runs=%d loads_median_ns=%d loads_min_ns=%d"
-              " loads_nogc_median_ns=%d loads_nogc_min_ns=%d retained_bytes=%d peak_bytes=%d"
-              % (name, len(data), runs, gc_median, gc_min, nogc_median, nogc_min, retained, peak))
+              " loads_cpu_median_ns=%d loads_nogc_median_ns=%d loads_nogc_min_ns=%d"
+              " loads_nogc_cpu_median_ns=%d retained_bytes=%d peak_bytes=%d"
+              % (name, len(data), runs, gc_median, gc_min, gc_cpu, nogc_median, nogc_min, nogc_cpu,
+                 retained, peak))
         sys.stdout.flush()
 
 

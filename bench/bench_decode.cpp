@@ -5,20 +5,20 @@
 //   bench_decode [--runs N] [--only NAME] DIR
 //
 // For each workload W in DIR (W.pickle and W.facts):
-//   1. verify: decode once and check the root's kind and size, the first and last elements and a
-//      checksum over every element against W.facts (make_workloads.py documents the format). A
+//   1. verify: decode once, and twice with a reused brine::decoder, and check each document's
+//      root kind and size, first and last elements and a checksum over every element against
+//      W.facts (make_workloads.py documents the format); validate must accept the bytes too. A
 //      failed check prints what differed and the program exits 1 without timing anything.
-//   2. time: N runs each of brine::decode, brine::validate and a memcpy of the pickle (the floor
-//      for any decoder that touches every byte); median and minimum of each. The document made by
-//      a timed decode is destroyed after the clock stops, as CPython's object is in
-//      bench_cpython.py.
-//   3. memory: document::memory_bytes() (what the document keeps; the borrowed pickle is not
-//      counted) and the heap peak during one decode (the document plus the machine's stack and
-//      memo), counted by the operator new below.
+//   2. time: N runs each of brine::decode, a reused brine::decoder, brine::validate and a memcpy
+//      of the pickle (the floor for any decoder that touches every byte); the wall-clock median
+//      and minimum and the thread-CPU-time median of each. The document made by a timed decode is
+//      destroyed after the clock stops, as CPython's object is in bench_cpython.py.
+//   3. memory: document::memory_bytes(), what the document keeps (the borrowed pickle is not
+//      counted).
 //
 // Output: human-readable notes, and one `result key=value ...` line per workload that run.py
 // parses (units are in the key names: _ns, _bytes).
-#include <malloc.h>
+#include <time.h>
 
 #include <algorithm>
 #include <bit>
@@ -30,7 +30,6 @@
 #include <fstream>
 #include <functional>
 #include <map>
-#include <new>
 #include <span>
 #include <sstream>
 #include <string>
@@ -38,36 +37,6 @@
 #include <vector>
 
 #include "brine/decode.hpp"
-
-// ---------------------------------------------------------------------------------------------
-// Heap accounting: every operator new in this program goes through here, so the peak during one
-// decode is exact (malloc_usable_size is what the allocator really handed out). Single-threaded.
-
-namespace {
-std::size_t heap_now = 0;
-std::size_t heap_peak = 0;
-
-void* counted_alloc(std::size_t n) {
-  void* p = std::malloc(n == 0 ? 1 : n);
-  if (p == nullptr) throw std::bad_alloc();
-  heap_now += malloc_usable_size(p);
-  heap_peak = std::max(heap_peak, heap_now);
-  return p;
-}
-
-void counted_free(void* p) noexcept {
-  if (p == nullptr) return;
-  heap_now -= malloc_usable_size(p);
-  std::free(p);
-}
-}  // namespace
-
-void* operator new(std::size_t n) { return counted_alloc(n); }
-void* operator new[](std::size_t n) { return counted_alloc(n); }
-void operator delete(void* p) noexcept { counted_free(p); }
-void operator delete[](void* p) noexcept { counted_free(p); }
-void operator delete(void* p, std::size_t) noexcept { counted_free(p); }
-void operator delete[](void* p, std::size_t) noexcept { counted_free(p); }
 
 namespace {
 
@@ -142,27 +111,37 @@ std::uint64_t float_bits(double d) { return std::bit_cast<std::uint64_t>(d); }
 
 class verifier {
  public:
+  static constexpr std::size_t whole = static_cast<std::size_t>(-1);
+
   explicit verifier(std::string workload) : workload_(std::move(workload)) {}
 
-  // Returns `ok` so callers can stop walking a structure that is already wrong.
-  bool check(bool ok, const std::string& what) {
+  // `what` names the property, `at` the element it was checked on (`whole`: the document). The
+  // message is built only on failure. Returns `ok`, so callers can stop walking a wrong structure.
+  bool check(bool ok, std::string_view what, std::size_t at = whole) {
     ++checks_;
-    if (!ok) {
-      ++failures_;
-      if (failures_ <= 10) std::printf("  FAIL %s: %s\n", workload_.c_str(), what.c_str());
-    }
+    if (!ok) fail(what, at, "");
     return ok;
   }
   template <class T>
-  bool equal(const T& got, const T& want, const std::string& what) {
+  bool equal(const T& got, const T& want, std::string_view what) {
+    ++checks_;
+    if (got == want) return true;
     std::ostringstream s;
-    s << what << " is " << got << ", expected " << want;
-    return check(got == want, s.str());
+    s << " is " << got << ", expected " << want;
+    fail(what, whole, s.str());
+    return false;
   }
   int failures() const { return failures_; }
   int checks() const { return checks_; }
 
  private:
+  void fail(std::string_view what, std::size_t at, const std::string& detail) {
+    if (++failures_ > 10) return;
+    std::printf("  FAIL %s: ", workload_.c_str());
+    if (at != whole) std::printf("element %zu: ", at);
+    std::printf("%.*s%s\n", static_cast<int>(what.size()), what.data(), detail.c_str());
+  }
+
   std::string workload_;
   int failures_ = 0;
   int checks_ = 0;
@@ -183,15 +162,14 @@ void verify_records(verifier& v, brine::value root, const facts& f) {
   std::vector<std::uint32_t> tag_ids;
   for (std::size_t i = 0; i < records.size(); ++i) {
     const brine::value r = records[i];
-    const std::string at = "record " + std::to_string(i);
-    if (!v.check(r.kind() == brine::kind::dict && r.size() == 6, at + " is a 6-entry dict")) return;
+    if (!v.check(r.kind() == brine::kind::dict && r.size() == 6, "record is a 6-entry dict", i)) return;
     const auto kv = r.pairs();
     for (std::size_t k = 0; k < 6; ++k) {
       const brine::value key = kv[2 * k];
       if (i == 0) {
-        if (!v.check(key.kind() == brine::kind::str && key.as_str() == key_names[k], at + " key " + std::to_string(k))) return;
+        if (!v.check(key.kind() == brine::kind::str && key.as_str() == key_names[k], "keys in order id, name, score, tags, active, parent", i)) return;
         key_ids[k] = key.id();
-      } else if (!v.check(key.id() == key_ids[k], at + " shares key '" + std::string(key_names[k]) + "' with record 0")) {
+      } else if (!v.check(key.id() == key_ids[k], "keys are record 0's key nodes (memo sharing)", i)) {
         return;
       }
     }
@@ -199,7 +177,7 @@ void verify_records(verifier& v, brine::value root, const facts& f) {
     if (!v.check(id.kind() == brine::kind::integer && id.fits_int64() && name.kind() == brine::kind::str &&
                      score.kind() == brine::kind::floating && tags.kind() == brine::kind::list &&
                      tags.size() == 3 && act.kind() == brine::kind::boolean && parent.is_none(),
-                 at + " has the value kinds int, str, float, list[3], bool, None"))
+                 "value kinds are int, str, float, list of 3, bool, None", i))
       return;
     id_sum += static_cast<std::uint64_t>(id.as_int64());
     score_sum += float_bits(score.as_double());
@@ -207,10 +185,11 @@ void verify_records(verifier& v, brine::value root, const facts& f) {
     active += act.as_bool() ? 1u : 0u;
     std::string joined;
     for (const brine::value t : tags.items()) {
-      if (!v.check(t.kind() == brine::kind::str, at + " tag is a str")) return;
+      if (!v.check(t.kind() == brine::kind::str, "tags are str", i)) return;
       tag_crc = crc_item(tag_crc, t.as_str());
       tag_ids.push_back(t.id());
-      joined += (joined.empty() ? "" : ",") + std::string(t.as_str());
+      if (!joined.empty()) joined += ',';
+      joined += t.as_str();
     }
     if (i == 0 || i + 1 == records.size()) {
       const std::string which = i == 0 ? "first_" : "last_";
@@ -238,7 +217,7 @@ void verify_ints(verifier& v, brine::value root, const facts& f) {
   std::uint64_t sum = 0;
   for (std::size_t i = 0; i < items.size(); ++i) {
     const brine::value x = items[i];
-    if (!v.check(x.kind() == brine::kind::integer && x.fits_int64(), "item " + std::to_string(i) + " is an int64")) return;
+    if (!v.check(x.kind() == brine::kind::integer && x.fits_int64(), "is an int64", i)) return;
     sum += static_cast<std::uint64_t>(x.as_int64());
   }
   v.equal<std::int64_t>(items[0].as_int64(), f.i64("first"), "first");
@@ -252,7 +231,7 @@ void verify_floats(verifier& v, brine::value root, const facts& f) {
   std::uint64_t sum = 0;
   for (std::size_t i = 0; i < items.size(); ++i) {
     const brine::value x = items[i];
-    if (!v.check(x.kind() == brine::kind::floating, "item " + std::to_string(i) + " is a float")) return;
+    if (!v.check(x.kind() == brine::kind::floating, "is a float", i)) return;
     sum += float_bits(x.as_double());
   }
   v.equal<std::uint64_t>(float_bits(items[0].as_double()), f.bits("first"), "first bits");
@@ -266,7 +245,7 @@ void verify_strs(verifier& v, brine::value root, const facts& f) {
   std::uint32_t crc = 0;
   for (std::size_t i = 0; i < items.size(); ++i) {
     const brine::value x = items[i];
-    if (!v.check(x.kind() == brine::kind::str, "item " + std::to_string(i) + " is a str")) return;
+    if (!v.check(x.kind() == brine::kind::str, "is a str", i)) return;
     crc = crc_item(crc, x.as_str());
   }
   v.equal<std::string>(std::string(items[0].as_str()), f.str("first"), "first");
@@ -284,7 +263,7 @@ void verify_dict(verifier& v, brine::value root, const facts& f) {
   for (std::size_t i = 0; i < kv.size(); i += 2) {
     const brine::value key = kv[i], val = kv[i + 1];
     if (!v.check(key.kind() == brine::kind::str && val.kind() == brine::kind::integer && val.fits_int64(),
-                 "pair " + std::to_string(i / 2) + " is str -> int64"))
+                 "pair is str -> int64", i / 2))
       return;
     crc = crc_item(crc, key.as_str());
     sum += static_cast<std::uint64_t>(val.as_int64());
@@ -311,25 +290,58 @@ constexpr workload workloads[] = {
 };
 
 // ---------------------------------------------------------------------------------------------
-// Timing
+// Timing. Each run reads two clocks: the wall clock (what a caller waits) and this thread's CPU
+// clock (what the work costs, unaffected by other processes taking the CPU away; on a loaded
+// machine the two differ and the CPU figures are the fairer comparison).
 
-struct timing {
-  std::int64_t median_ns = 0;
-  std::int64_t min_ns = 0;
+struct sample {
+  std::int64_t wall_ns = 0;
+  std::int64_t cpu_ns = 0;
 };
 
-// `run` returns the nanoseconds of the part it timed (so setup and teardown stay outside).
-timing time_runs(int runs, const std::function<std::int64_t()>& run) {
-  std::vector<std::int64_t> ns;
-  for (int i = 0; i < runs; ++i) ns.push_back(run());
-  if (ns.empty()) return {};
-  std::sort(ns.begin(), ns.end());
-  return {ns[ns.size() / 2], ns.front()};
+struct stopwatch {
+  clock_type::time_point wall;
+  std::int64_t cpu = 0;
+};
+
+std::int64_t thread_cpu_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 
-std::int64_t elapsed_ns(clock_type::time_point a, clock_type::time_point b) {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(b - a).count();
+stopwatch start() { return {clock_type::now(), thread_cpu_ns()}; }
+
+sample stop(const stopwatch& s) {
+  const std::int64_t cpu = thread_cpu_ns();
+  const auto wall = clock_type::now();
+  return {std::chrono::duration_cast<std::chrono::nanoseconds>(wall - s.wall).count(), cpu - s.cpu};
 }
+
+struct timing {
+  std::int64_t median_ns = 0;  // wall
+  std::int64_t min_ns = 0;     // wall
+  std::int64_t cpu_median_ns = 0;
+};
+
+std::int64_t median_of(std::vector<std::int64_t> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+// `run` returns the sample of the part it timed (so setup and teardown stay outside).
+timing time_runs(int runs, const std::function<sample()>& run) {
+  std::vector<std::int64_t> wall, cpu;
+  for (int i = 0; i < runs; ++i) {
+    const sample s = run();
+    wall.push_back(s.wall_ns);
+    cpu.push_back(s.cpu_ns);
+  }
+  if (wall.empty()) return {};
+  return {median_of(wall), *std::min_element(wall.begin(), wall.end()), median_of(cpu)};
+}
+
+double ms(std::int64_t ns) { return static_cast<double>(ns) / 1e6; }
 
 [[noreturn]] void usage() {
   std::fprintf(stderr, "usage: bench_decode [--runs N] [--only NAME] DIR\n");
@@ -350,7 +362,7 @@ int main(int argc, char** argv) {
   }
   if (dir.empty()) usage();
 
-  std::printf("bench_decode: %d runs per measurement, median and min\n", runs);
+  std::printf("bench_decode: %d runs per measurement; wall-clock median (min), CPU-time median\n", runs);
   for (const workload& w : workloads) {
     if (!only.empty() && only != w.name) continue;
     const std::string base = dir + "/" + w.name;
@@ -358,11 +370,8 @@ int main(int argc, char** argv) {
     const facts f(base + ".facts");
     const auto bytes = std::as_bytes(std::span<const char>(pickle.data(), pickle.size()));
 
-    // 1. Verify (this decode is also the warm-up), measuring the heap peak on the way.
-    const std::size_t heap_before = heap_now;
-    heap_peak = heap_now;
+    // 1. Verify what each timed entry point produces (this is also the warm-up).
     auto doc = brine::decode(bytes);
-    const std::size_t peak_bytes = heap_peak - heap_before;
     if (!doc) {
       std::printf("  FAIL %s: decode failed: %s\n", w.name, doc.error().to_string().c_str());
       return 1;
@@ -372,60 +381,78 @@ int main(int argc, char** argv) {
     v.check(doc->warnings().empty(), "no warnings");
     v.equal<int>(doc->protocol(), 5, "protocol");
     w.verify(v, doc->root(), f);
-    if (v.failures() != 0) {
-      std::printf("  %s: %d of %d checks failed; not timing\n", w.name, v.failures(), v.checks());
-      return 1;
-    }
     const std::size_t doc_bytes = doc->memory_bytes();
     const std::size_t nodes = doc->node_count();
     doc = brine::error{};  // free it before timing
+
+    // brine::decoder keeps its tables between calls: verify its second decode, the reused case.
+    brine::decoder reused;
+    for (int i = 0; i < 2; ++i) {
+      auto r = reused.decode(bytes);
+      if (!r) {
+        std::printf("  FAIL %s: decoder failed: %s\n", w.name, r.error().to_string().c_str());
+        return 1;
+      }
+      if (i == 1) w.verify(v, (*r)->root(), f);
+    }
 
     auto validated = brine::validate(bytes);
     if (!validated) {
       std::printf("  FAIL %s: validate failed: %s\n", w.name, validated.error().to_string().c_str());
       return 1;
     }
+    v.check(validated->warnings.empty() && validated->protocol == 5, "validate: protocol 5, no warnings");
+    if (v.failures() != 0) {
+      std::printf("  %s: %d of %d checks failed; not timing\n", w.name, v.failures(), v.checks());
+      return 1;
+    }
     std::printf("  verified %-8s %d checks ok, %zu nodes\n", w.name, v.checks(), nodes);
 
-    // 2. Time.
+    // 2. Time. A failure now would mean the library is not deterministic: abort.
     const timing dec = time_runs(runs, [&] {
-      const auto t0 = clock_type::now();
+      const stopwatch t = start();
       auto r = brine::decode(bytes);
-      const auto t1 = clock_type::now();
-      if (!r) std::abort();  // verified above; the same bytes cannot fail now
-      return elapsed_ns(t0, t1);
+      const sample s = stop(t);
+      if (!r) std::abort();
+      return s;  // the document is destroyed here, after the clock stopped
+    });
+    const timing reuse = time_runs(runs, [&] {
+      const stopwatch t = start();
+      auto r = reused.decode(bytes);
+      const sample s = stop(t);
+      if (!r) std::abort();
+      return s;
     });
     const timing val = time_runs(runs, [&] {
-      const auto t0 = clock_type::now();
+      const stopwatch t = start();
       auto r = brine::validate(bytes);
-      const auto t1 = clock_type::now();
+      const sample s = stop(t);
       if (!r) std::abort();
-      return elapsed_ns(t0, t1);
+      return s;
     });
     std::vector<char> copy(pickle.size());
     const timing cpy = time_runs(runs, [&] {
-      const auto t0 = clock_type::now();
+      const stopwatch t = start();
       std::memcpy(copy.data(), pickle.data(), pickle.size());
       asm volatile("" : : "r"(copy.data()) : "memory");  // the copy is observed
-      const auto t1 = clock_type::now();
-      return elapsed_ns(t0, t1);
+      return stop(t);
     });
 
     const double mb = static_cast<double>(pickle.size()) / 1e6;
-    std::printf("  %-8s %7.2f MB  decode %8.3f ms (min %8.3f, %7.0f MB/s)  validate %8.3f ms  memcpy %6.3f ms"
-                "  document %5.2fx pickle, peak heap %5.2fx\n",
-                w.name, mb, static_cast<double>(dec.median_ns) / 1e6, static_cast<double>(dec.min_ns) / 1e6,
-                mb / (static_cast<double>(dec.median_ns) / 1e9), static_cast<double>(val.median_ns) / 1e6,
-                static_cast<double>(cpy.median_ns) / 1e6,
-                static_cast<double>(doc_bytes) / static_cast<double>(pickle.size()),
-                static_cast<double>(peak_bytes) / static_cast<double>(pickle.size()));
+    const double size = static_cast<double>(pickle.size());
+    std::printf("  %-8s %6.2f MB  decode %8.3f ms (min %8.3f, cpu %8.3f, %5.0f MB/s)  decoder %8.3f ms"
+                "  validate %8.3f ms  memcpy %6.3f ms  document %4.2fx pickle\n",
+                w.name, mb, ms(dec.median_ns), ms(dec.min_ns), ms(dec.cpu_median_ns), mb / (ms(dec.median_ns) / 1e3),
+                ms(reuse.median_ns), ms(val.median_ns), ms(cpy.median_ns), static_cast<double>(doc_bytes) / size);
     std::printf("result workload=%s pickle_bytes=%zu runs=%d decode_median_ns=%lld decode_min_ns=%lld"
-                " validate_median_ns=%lld validate_min_ns=%lld memcpy_median_ns=%lld nodes=%zu doc_bytes=%zu"
-                " peak_bytes=%zu\n",
+                " decode_cpu_median_ns=%lld decoder_median_ns=%lld decoder_cpu_median_ns=%lld"
+                " validate_median_ns=%lld validate_cpu_median_ns=%lld memcpy_median_ns=%lld nodes=%zu"
+                " doc_bytes=%zu\n",
                 w.name, pickle.size(), runs, static_cast<long long>(dec.median_ns),
-                static_cast<long long>(dec.min_ns), static_cast<long long>(val.median_ns),
-                static_cast<long long>(val.min_ns), static_cast<long long>(cpy.median_ns), nodes, doc_bytes,
-                peak_bytes);
+                static_cast<long long>(dec.min_ns), static_cast<long long>(dec.cpu_median_ns),
+                static_cast<long long>(reuse.median_ns), static_cast<long long>(reuse.cpu_median_ns),
+                static_cast<long long>(val.median_ns), static_cast<long long>(val.cpu_median_ns),
+                static_cast<long long>(cpy.median_ns), nodes, doc_bytes);
     std::fflush(stdout);
   }
   return 0;

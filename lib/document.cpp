@@ -73,6 +73,20 @@ void document_data::reset() noexcept {
 }
 
 void document_data::shrink() noexcept {
+  // Containers that grew after other containers were stored (the top-level list of records, say)
+  // moved to the end of the pool and left their old room behind: compact when that is worth it.
+  std::size_t live = 0;
+  for (const auto& c : containers) live += c.size;
+  if (pool.size() - live > pool.size() / 16 + 1024) {
+    pod_vector<std::uint32_t> compact;
+    compact.reserve(live);
+    for (auto& c : containers) {
+      const std::uint32_t start = static_cast<std::uint32_t>(compact.size());
+      compact.append(pool.data() + c.start, c.size);
+      c.start = start;
+    }
+    pool = std::move(compact);
+  }
   shrink_if_wasteful(nodes);
   shrink_if_wasteful(pool);
   shrink_if_wasteful(containers);

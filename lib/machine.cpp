@@ -68,14 +68,15 @@ machine::machine(std::span<const std::byte> input, const decode_options& options
       dense_(scratch.dense),
       sparse_(scratch.sparse),
       capacity_(scratch.capacity),
-      node_limit_(std::min<std::uint64_t>(options.limits.max_nodes, no_node - 1)) {}
+      node_limit_(std::min<std::uint64_t>(options.limits.max_nodes, no_node - 1)),
+      op_start_(base_) {}
 
 // ---------------------------------------------------------------------------------------------
 // Errors
 
 bool machine::fail(errc code, std::string message, std::uint64_t detail) {
   err_.code = code;
-  err_.offset = op_offset_;
+  err_.offset = static_cast<std::uint64_t>(op_start_ - base_);
   err_.opcode = in_opcode_ ? static_cast<int>(op_) : -1;
   err_.detail = detail;
   err_.message = std::move(message);
@@ -265,7 +266,7 @@ void machine::warn(warning_code w) {
   // One warning per kind is enough to tell a user; a flood of them would be a memory lever.
   for (const auto& x : d_.warnings)
     if (x.code == w) return;
-  d_.warnings.push_back({w, op_offset_});
+  d_.warnings.push_back({w, static_cast<std::uint64_t>(op_start_ - base_)});
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -415,6 +416,7 @@ bool machine::parse_index(std::string_view s, bool is_put, std::uint64_t& index)
 // Strings
 
 bool machine::push_utf8(node_kind k, std::uint8_t prefix, const unsigned char* p, std::size_t n) {
+  if (ascii_short(p, n)) return push_data(k, prefix, p);
   const std::string_view s(reinterpret_cast<const char*>(p), n);
   if (const std::size_t bad = utf8_error(s, true); bad != std::string_view::npos)
     return fail(errc::invalid_utf8, "'utf-8' codec can't decode byte 0x" + printable_opcode(p[bad]).substr(p[bad] >= 0x20 && p[bad] < 0x7f ? 0 : 2) +
@@ -612,7 +614,7 @@ std::string machine::kind_text(std::uint32_t id) const { return std::string(node
 
 bool machine::run() {
   for (;;) {
-    op_offset_ = static_cast<std::uint64_t>(cur_ - base_);
+    op_start_ = cur_;
     if (cur_ >= lim_) [[unlikely]] {
       // Leaving a frame: once its bytes are consumed, reads come from the input again.
       lim_ = end_;
@@ -622,7 +624,6 @@ bool machine::run() {
       }
     }
     op_ = *cur_++;
-    in_opcode_ = true;
     ++opcodes_;
     // Opcodes newer than a declared protocol are accepted, as CPython does, and noted once.
     // `declared_proto_` is 5 until a PROTO is seen, so undeclared streams pay nothing here.
@@ -640,7 +641,7 @@ bool machine::run() {
       case op::PROTO: {
         if (!take(1, p)) return false;
         if (p[0] > highest_protocol) return fail(errc::unsupported_protocol, "unsupported pickle protocol: " + std::to_string(p[0]), p[0]);
-        if (op_offset_ != 0) warn(seen_proto_ ? warning_code::repeated_proto : warning_code::late_proto);
+        if (op_start_ != base_) warn(seen_proto_ ? warning_code::repeated_proto : warning_code::late_proto);
         seen_proto_ = true;
         proto_ = p[0];
         declared_proto_ = proto_;
@@ -660,7 +661,7 @@ bool machine::run() {
       }
       case op::STOP: {
         if (stack_.size() <= fence()) return underflow();
-        d_.stop_offset = op_offset_;
+        d_.stop_offset = static_cast<std::uint64_t>(op_start_ - base_);
         root_ = stack_.back();
         if (stack_.size() > 1) warn(warning_code::leftover_stack);
         if (!marks_.empty()) warn(warning_code::leftover_marks);
@@ -940,13 +941,29 @@ bool machine::run() {
       }
       case op::BINPUT: if (!take(1, p) || !memo_store_top(p[0])) return false; break;
       case op::LONG_BINPUT: if (!take(4, p) || !memo_store_top(load_le<std::uint32_t>(p))) return false; break;
-      case op::MEMOIZE: if (!memo_store_top(memo_count_)) return false; break;
+      case op::MEMOIZE:
+        // Protocol 4+ streams number the memo densely: append without the general bookkeeping.
+        if (memo_count_ == dense_.size() && sparse_.empty() && stack_.size() > fence() &&
+            memo_count_ < opt_.limits.max_memo_entries) {
+          dense_.push_back(stack_.back() + 1);
+          ++memo_count_;
+        } else if (!memo_store_top(memo_count_)) {
+          return false;
+        }
+        break;
       case op::GET: {
         std::uint64_t index;
         if (!line(text) || !parse_index(text, false, index) || !memo_get(index)) return false;
         break;
       }
-      case op::BINGET: if (!take(1, p) || !memo_get(p[0])) return false; break;
+      case op::BINGET:
+        if (!take(1, p)) return false;
+        if (p[0] < dense_.size() && dense_[p[0]] != 0) {
+          if (!push(dense_[p[0]] - 1)) return false;
+        } else if (!memo_get(p[0])) {
+          return false;
+        }
+        break;
       case op::LONG_BINGET: if (!take(4, p) || !memo_get(load_le<std::uint32_t>(p))) return false; break;
 
       // --- globals and calls
@@ -1107,9 +1124,22 @@ bool machine::run() {
   }
 }
 
-bool machine::check_hashable(std::uint32_t id) {
-  if (!unhashable_node(d_.nodes[id])) return true;
+bool machine::fail_unhashable(std::uint32_t id) {
   return fail(errc::unhashable, "unhashable type: '" + kind_text(id) + "'");
+}
+
+bool machine::grow_nodes() {
+  const std::size_t have = d_.nodes.size();
+  if (have >= node_limit_) return fail_limit(limit::max_nodes);
+  d_.nodes.reserve(std::min<std::size_t>(d_.nodes.next_capacity(), static_cast<std::size_t>(node_limit_)));
+  return true;
+}
+
+bool machine::grow_stack() {
+  const std::size_t have = stack_.size();
+  if (have >= opt_.limits.max_stack) return fail_limit(limit::max_stack);
+  stack_.reserve(std::min<std::size_t>(stack_.next_capacity(), static_cast<std::size_t>(opt_.limits.max_stack)));
+  return true;
 }
 
 void machine::note_contents(std::uint32_t id, const std::uint32_t* items, std::size_t n) {

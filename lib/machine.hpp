@@ -67,19 +67,23 @@ class machine {
   std::size_t fence() const noexcept { return marks_.empty() ? 0 : marks_.back(); }
   bool pop_mark(std::size_t& mark);
 
+  // The limits live in the growth path: the node table and the stack never hold more than their
+  // limit, so a full table is the only case that needs a check.
   BRINE_HOT bool add_node(node_kind k, std::uint8_t flags, std::uint64_t payload, std::uint32_t& id) {
-    if (d_.nodes.size() >= node_limit_) [[unlikely]] return fail_limit(limit::max_nodes);
-    node& n = d_.nodes.emplace_back();
-    n.head = make_head(k, flags, op_offset_);
+    if (d_.nodes.full() && !grow_nodes()) [[unlikely]] return false;
+    node& n = d_.nodes.emplace_back_unchecked();
+    n.head = make_head(k, flags, static_cast<std::uint64_t>(op_start_ - base_));
     n.i = static_cast<std::int64_t>(payload);
-    id = static_cast<std::uint32_t>(d_.nodes.size() - 1);
+    id = static_cast<std::uint32_t>(&n - d_.nodes.data());
     return true;
   }
   BRINE_HOT bool push(std::uint32_t id) {
-    if (stack_.size() >= opt_.limits.max_stack) [[unlikely]] return fail_limit(limit::max_stack);
-    stack_.push_back(id);
+    if (stack_.full() && !grow_stack()) [[unlikely]] return false;
+    stack_.push_back_unchecked(id);
     return true;
   }
+  bool grow_nodes();
+  bool grow_stack();
   BRINE_HOT bool push_new(node_kind k, std::uint8_t flags, std::uint64_t payload) {
     std::uint32_t id = 0;
     return add_node(k, flags, payload, id) && push(id);
@@ -114,7 +118,25 @@ class machine {
   bool new_container(node_kind k, const std::uint32_t* items, std::size_t n, std::uint32_t& id);
   bool append_items(std::uint32_t container_index, const std::uint32_t* items, std::size_t n);
   bool extend(std::uint32_t target, const std::uint32_t* items, std::size_t n, op_kind how);
-  bool check_hashable(std::uint32_t id);
+  BRINE_HOT bool check_hashable(std::uint32_t id) {
+    return (d_.nodes[id].flags() & flag_unhashable) == 0 || fail_unhashable(id);
+  }
+  bool fail_unhashable(std::uint32_t id);
+  // Short ASCII payloads (most str keys and values) skip the UTF-8 validator: two 8-byte loads
+  // when the input has 16 bytes of room past `p`.
+  BRINE_HOT bool ascii_short(const unsigned char* p, std::size_t n) const noexcept {
+    if (n > 16 || end_ - p < 16) return false;
+    std::uint64_t a, b;
+    std::memcpy(&a, p, 8);
+    std::memcpy(&b, p + 8, 8);
+    if (n < 8) {
+      a &= (std::uint64_t{1} << (8 * n)) - 1;
+      b = 0;
+    } else if (n < 16) {
+      b = n == 8 ? 0 : b & ((std::uint64_t{1} << (8 * (n - 8))) - 1);
+    }
+    return ((a | b) & 0x8080808080808080ull) == 0;
+  }
   void note_contents(std::uint32_t id, const std::uint32_t* items, std::size_t n);
 
   bool memo_put(std::uint64_t index, std::uint32_t id);
@@ -154,9 +176,9 @@ class machine {
   int proto_ = 0;
   int declared_proto_ = 5;
   bool seen_proto_ = false;
-  std::uint64_t op_offset_ = 0;
+  const unsigned char* op_start_;  // the opcode being executed
   std::uint8_t op_ = 0;
-  bool in_opcode_ = false;
+  bool in_opcode_ = true;
   std::uint32_t root_ = 0;
   brine::error err_;
 };

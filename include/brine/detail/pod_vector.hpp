@@ -63,6 +63,15 @@ class pod_vector {
     if (end_ == cap_) [[unlikely]] grow(size() + 1);
     return *end_++;
   }
+  /// For callers that check room themselves (and grow through reserve()).
+  bool full() const noexcept { return end_ == cap_; }
+  [[gnu::always_inline]] T& emplace_back_unchecked() noexcept { return *end_++; }
+  [[gnu::always_inline]] void push_back_unchecked(const T& v) noexcept { *end_++ = v; }
+  /// The capacity the next growth step would give (1.5x, at least 16).
+  std::size_t next_capacity() const noexcept {
+    const std::size_t have = capacity();
+    return have < 16 ? 16 : have + have / 2;
+  }
   void pop_back() noexcept { --end_; }
   void clear() noexcept { end_ = data_; }
   void reserve(std::size_t n) {
