@@ -304,10 +304,6 @@ class disassembler {
     err_.message = std::move(message);
     return false;
   }
-  bool fail_at_end(std::string message) {
-    fail(errc::truncated, std::move(message));
-    return false;
-  }
   bool fail_truncated_arg(std::string_view what) {
     return fail(errc::truncated, "not enough data in stream to read " + std::string(what));
   }
@@ -582,9 +578,7 @@ bool disassembler::read_argument(const opcode_info& info) {
       } else if (is_bytes) {
         detail::repr_bytes(payload, arg_);
       } else {
-        arg_ += "bytearray(";
-        detail::repr_bytes(payload, arg_);
-        arg_ += ')';
+        detail::repr_bytearray(payload, arg_);
       }
       return true;
     }
@@ -619,7 +613,7 @@ result<dis_summary> disassembler::run() {
     code_ = -1;
     std::string_view b;
     if (!in_.take(1, b)) {
-      fail_at_end("pickle exhausted before seeing STOP");
+      fail(errc::truncated, "pickle exhausted before seeing STOP");
       return err_;
     }
     const auto byte = static_cast<std::uint8_t>(b[0]);
@@ -671,7 +665,7 @@ result<dis_summary> disassembler::run() {
         if (marks_in_stack_.empty()) {
           // The MARK item was popped as an ordinary item (e.g. by APPEND); pickletools then pops
           // the whole stack looking for it and dies with an IndexError before printing the line.
-          fail(errc::mark_not_found, "pop from empty list (the MARK was consumed as an ordinary item)");
+          fail(errc::mark_not_found, "list index out of range (the MARK was consumed as an ordinary item)");
           return err_;
         }
         stack_size_ = marks_in_stack_.back();
@@ -696,6 +690,7 @@ result<dis_summary> disassembler::run() {
       }
       const bool defined = key_.small ? memo_.contains(key_.value) : memo_.contains(key_.big);
       if (defined) {
+        // pickletools 3.11 to 3.13.0 reject a redefinition the unpicklers accept (gh-123309).
         errormsg = "memo key ";
         errormsg += byte == op::MEMOIZE ? "None" : arg_;  // pickletools formats `arg`, None for MEMOIZE
         errormsg += " already defined";
@@ -723,12 +718,7 @@ result<dis_summary> disassembler::run() {
     if (is_long_) {
       const std::span<const std::byte> payload{reinterpret_cast<const std::byte*>(long_payload_.data()),
                                                long_payload_.size()};
-      // 2^14285 > 10^4300 > 2^14284: only a 14285-bit magnitude needs the conversion to decide.
-      const std::uint64_t bits = detail::int_bit_length(payload);
-      if (bits <= 14285) arg_ = detail::int_to_decimal(payload);
-      const std::size_t digits = arg_.size() - (!arg_.empty() && arg_[0] == '-' ? 1 : 0);
-      if (bits > 14285 || digits > max_str_digits) {
-        arg_.clear();
+      if (!detail::int_to_decimal_limited(payload, max_str_digits, arg_)) {
         fail(errc::limit_exceeded, "Exceeds the limit (4300 digits) for integer string conversion",
              static_cast<std::uint64_t>(limit::max_int_digits));
         return err_;

@@ -198,7 +198,8 @@ void repr_latin1(std::span<const std::byte> latin1, std::string& out, bool ascii
   repr_str(text, out, ascii_only);
 }
 
-void repr_bytes(std::span<const std::byte> data, std::string& out) {
+namespace {
+void repr_bytes_body(std::span<const std::byte> data, std::string& out, bool escape_single) {
   const std::string_view text(reinterpret_cast<const char*>(data.data()), data.size());
   const char quote = choose_quote(text);
   out.reserve(out.size() + text.size() + 3);
@@ -207,13 +208,27 @@ void repr_bytes(std::span<const std::byte> data, std::string& out) {
   std::size_t run = 0;
   for (std::size_t i = 0; i < text.size(); ++i) {
     const auto c = static_cast<unsigned char>(text[i]);
-    if (c >= 0x20 && c < 0x7f && c != '\\' && c != static_cast<unsigned char>(quote)) continue;
+    if (c >= 0x20 && c < 0x7f && c != '\\' && c != static_cast<unsigned char>(quote) &&
+        !(escape_single && c == '\'')) continue;
     out.append(text.data() + run, i - run);
-    append_ascii_escape(c, quote, out);
+    if (c == '\'') {
+      out += "\\'";
+    } else {
+      append_ascii_escape(c, quote, out);
+    }
     run = i + 1;
   }
   out.append(text.data() + run, text.size() - run);
   out += quote;
+}
+}  // namespace
+
+void repr_bytes(std::span<const std::byte> data, std::string& out) { repr_bytes_body(data, out, false); }
+
+void repr_bytearray(std::span<const std::byte> data, std::string& out) {
+  out += "bytearray(";
+  repr_bytes_body(data, out, true);
+  out += ')';
 }
 
 void repr_float(double v, std::string& out) {
@@ -329,6 +344,18 @@ std::string int_to_decimal(std::span<const std::byte> le) {
     out.append(buf, 9);
   }
   return out;
+}
+
+bool int_to_decimal_limited(std::span<const std::byte> le, std::size_t max_digits, std::string& out) {
+  // With b bits, 2^(b-1) <= |x| < 2^b: more than D digits for sure once b - 1 >= D log2(10), at
+  // most D digits once b <= D log2(10); only the bit length in between needs the conversion.
+  constexpr double log2_10 = 3.3219280948873623;
+  const auto bits = static_cast<double>(int_bit_length(le));
+  if (bits > static_cast<double>(max_digits) * log2_10 + 1) return false;
+  std::string dec = int_to_decimal(le);
+  if (dec.size() - (dec[0] == '-' ? 1 : 0) > max_digits) return false;
+  out += dec;
+  return true;
 }
 
 void append_int_hex(std::span<const std::byte> le, std::string& out) {

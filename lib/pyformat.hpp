@@ -50,6 +50,10 @@ void repr_latin1(std::span<const std::byte> latin1, std::string& out, bool ascii
 /// below 0x20 or from 0x7f up.
 void repr_bytes(std::span<const std::byte> data, std::string& out);
 
+/// repr(bytearray): bytearray(b'...'). CPython's bytearray repr differs from bytes in one way: it
+/// escapes ' even inside double quotes (bytearray(b"\'")).
+void repr_bytearray(std::span<const std::byte> data, std::string& out);
+
 /// repr(float): the shortest digits that round-trip, in fixed notation when the decimal exponent
 /// is in [-4, 16) (with ".0" when integral) and as d.ddde+XX otherwise; 'inf', '-inf', 'nan'.
 void repr_float(double v, std::string& out);
@@ -61,6 +65,12 @@ void append_int64(std::int64_t v, std::string& out);
 /// 0). Quadratic in the length: callers with untrusted sizes check `int_bit_length` first
 /// (CPython refuses to write more than 4300 digits; that is about 1786 bytes).
 std::string int_to_decimal(std::span<const std::byte> le_twos_complement);
+
+/// int_to_decimal unless the result would have more than `max_digits` digits (sign excluded):
+/// then false, decided from the bit length without the quadratic conversion when it can be.
+/// CPython's str(int) limit is 4300 digits (sys.get_int_max_str_digits()).
+bool int_to_decimal_limited(std::span<const std::byte> le_twos_complement, std::size_t max_digits,
+                            std::string& out);
 
 /// Number of bits of the magnitude |x| of the int (0 for 0), in linear time.
 std::uint64_t int_bit_length(std::span<const std::byte> le_twos_complement) noexcept;

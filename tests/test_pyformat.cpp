@@ -105,6 +105,16 @@ constexpr bytes_case bytes_cases[] = {
     {"a\"b"sv, "b'a\"b'"sv},
 };
 
+constexpr bytes_case bytearray_cases[] = {
+    {""sv, "bytearray(b'')"sv},
+    {"'"sv, "bytearray(b\"\\'\")"sv},
+    {"\""sv, "bytearray(b'\"')"sv},
+    {"'\""sv, "bytearray(b'\\'\"')"sv},
+    {"it's"sv, "bytearray(b\"it\\'s\")"sv},
+    {"a\\b\000\377"sv, "bytearray(b'a\\\\b\\x00\\xff')"sv},
+    {"\000\001\002\003\004\005\006\007\010\011\012\013\014\015\016\017\020\021\022\023\024\025\026\027\030\031\032\033\034\035\036\037 !\"#$%&'()*+,-./0123456789:;<=>\?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~\177\200\201\202\203\204\205\206\207\210\211\212\213\214\215\216\217\220\221\222\223\224\225\226\227\230\231\232\233\234\235\236\237\240\241\242\243\244\245\246\247\250\251\252\253\254\255\256\257\260\261\262\263\264\265\266\267\270\271\272\273\274\275\276\277\300\301\302\303\304\305\306\307\310\311\312\313\314\315\316\317\320\321\322\323\324\325\326\327\330\331\332\333\334\335\336\337\340\341\342\343\344\345\346\347\350\351\352\353\354\355\356\357\360\361\362\363\364\365\366\367\370\371\372\373\374\375\376\377"sv, "bytearray(b'\\x00\\x01\\x02\\x03\\x04\\x05\\x06\\x07\\x08\\t\\n\\x0b\\x0c\\r\\x0e\\x0f\\x10\\x11\\x12\\x13\\x14\\x15\\x16\\x17\\x18\\x19\\x1a\\x1b\\x1c\\x1d\\x1e\\x1f !\"#$%&\\'()*+,-./0123456789:;<=>\?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\\\]^_`abcdefghijklmnopqrstuvwxyz{|}~\\x7f\\x80\\x81\\x82\\x83\\x84\\x85\\x86\\x87\\x88\\x89\\x8a\\x8b\\x8c\\x8d\\x8e\\x8f\\x90\\x91\\x92\\x93\\x94\\x95\\x96\\x97\\x98\\x99\\x9a\\x9b\\x9c\\x9d\\x9e\\x9f\\xa0\\xa1\\xa2\\xa3\\xa4\\xa5\\xa6\\xa7\\xa8\\xa9\\xaa\\xab\\xac\\xad\\xae\\xaf\\xb0\\xb1\\xb2\\xb3\\xb4\\xb5\\xb6\\xb7\\xb8\\xb9\\xba\\xbb\\xbc\\xbd\\xbe\\xbf\\xc0\\xc1\\xc2\\xc3\\xc4\\xc5\\xc6\\xc7\\xc8\\xc9\\xca\\xcb\\xcc\\xcd\\xce\\xcf\\xd0\\xd1\\xd2\\xd3\\xd4\\xd5\\xd6\\xd7\\xd8\\xd9\\xda\\xdb\\xdc\\xdd\\xde\\xdf\\xe0\\xe1\\xe2\\xe3\\xe4\\xe5\\xe6\\xe7\\xe8\\xe9\\xea\\xeb\\xec\\xed\\xee\\xef\\xf0\\xf1\\xf2\\xf3\\xf4\\xf5\\xf6\\xf7\\xf8\\xf9\\xfa\\xfb\\xfc\\xfd\\xfe\\xff')"sv},
+};
+
 struct float_case {
   std::uint64_t bits;
   std::string_view repr;
@@ -658,6 +668,14 @@ TEST_CASE("repr_bytes matches CPython") {
   }
 }
 
+TEST_CASE("repr_bytearray matches CPython (it escapes ' even inside double quotes)") {
+  for (const auto& c : bytearray_cases) {
+    std::string r;
+    repr_bytearray(as_bytes(c.input), r);
+    CHECK(r == c.repr);
+  }
+}
+
 TEST_CASE("repr_float matches CPython") {
   for (const auto& c : float_cases) {
     std::string r;
@@ -687,6 +705,27 @@ TEST_CASE("ints: decimal, bytes, bit length and hex match CPython") {
     append_int_hex(as_bytes(c.bytes), h);
     CHECK(h == c.hex);
   }
+}
+
+TEST_CASE("int_to_decimal_limited stops at CPython's 4300 digits") {
+  // 10**4300 - 1 (4300 digits) and 10**4300 (4301), from decimal_to_int.
+  const std::string below = decimal_to_int(std::string(4300, '9'));
+  const std::string at = decimal_to_int("1" + std::string(4300, '0'));
+  std::string out;
+  CHECK(int_to_decimal_limited(as_bytes(below), 4300, out));
+  CHECK(out == std::string(4300, '9'));
+  out.clear();
+  CHECK_FALSE(int_to_decimal_limited(as_bytes(at), 4300, out));
+  CHECK(out.empty());
+  CHECK(int_to_decimal_limited(as_bytes(at), 4301, out));
+  out.clear();
+  const std::string negative = decimal_to_int("-" + std::string(4300, '9'));
+  CHECK(int_to_decimal_limited(as_bytes(negative), 4300, out));
+  CHECK(out.size() == 4301);
+  // A megabyte of payload is refused from its length alone.
+  const std::string huge(1 << 20, '\x11');
+  out.clear();
+  CHECK_FALSE(int_to_decimal_limited(as_bytes(huge), 4300, out));
 }
 
 TEST_CASE("ints: non-minimal encodings and edge forms") {

@@ -73,7 +73,7 @@ def valid_objects():
         ("strs", ["", "abc", "it's", 'a"b', "both'\"", "\n\t\r\\", "\x00\x7f\x80\xa0\xad\xff",
                   "\u20ac\u2028\ufeff", "\U0001f600\U000e0001", "\ud800", "x\udfffy", "caf\xe9"]),
         ("bytes", [b"", b"abc", b"'", b"\"'", bytes(range(0, 256, 7))]),
-        ("bytearray", [bytearray(), bytearray(b"abc\x00\xff")]),
+        ("bytearray", [bytearray(), bytearray(b"abc\x00\xff"), bytearray(b"it's")]),
         ("tuples", [(), (1,), (1, 2), (1, 2, 3), (1, 2, 3, 4)]),
         ("dicts", [{}, {"a": 1, 2: [3]}, dict.fromkeys(range(3))]),
         ("sets", [set(), {1, 2, 3}, frozenset(), frozenset({1})]),
