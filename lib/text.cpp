@@ -1,6 +1,8 @@
 // lib/text.cpp — see text.hpp.
 #include "text.hpp"
 
+#include "pyformat.hpp"
+
 #include <charconv>
 #include <cstring>
 #include <system_error>
@@ -49,27 +51,9 @@ std::size_t utf8_error(std::string_view s, bool surrogates) noexcept {
   return std::string_view::npos;
 }
 
-void append_utf8(std::string& out, std::uint32_t cp) {
-  if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xc0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
-  } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xe0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3f)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
-  } else {
-    out.push_back(static_cast<char>(0xf0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3f)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3f)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
-  }
-}
-
 void latin1_to_utf8(std::string_view in, std::string& out) {
   out.reserve(out.size() + in.size() * 2);
-  for (char ch : in) append_utf8(out, static_cast<unsigned char>(ch));
+  for (char ch : in) append_code_point(static_cast<unsigned char>(ch), out);
 }
 
 bool utf8_to_latin1(std::string_view in, std::string& out) {
@@ -105,7 +89,7 @@ bool raw_unicode_escape_decode(std::string_view in, std::string& out, std::size_
   while (i < in.size()) {
     const auto c = static_cast<unsigned char>(in[i++]);
     if (c != '\\' || i >= in.size()) {
-      append_utf8(out, c);
+      append_code_point(c, out);
       continue;
     }
     const char e = in[i];
@@ -113,7 +97,7 @@ bool raw_unicode_escape_decode(std::string_view in, std::string& out, std::size_
       // A backslash followed by anything else stands for itself, and the pair is consumed, so
       // "\\u0041" is a backslash pair followed by the literal "u0041".
       out.push_back('\\');
-      append_utf8(out, static_cast<unsigned char>(e));
+      append_code_point(static_cast<unsigned char>(e), out);
       ++i;
       continue;
     }
@@ -134,7 +118,7 @@ bool raw_unicode_escape_decode(std::string_view in, std::string& out, std::size_
       message = "\\Uxxxxxxxx out of range";
       return false;
     }
-    append_utf8(out, cp);
+    append_code_point(cp, out);
   }
   return true;
 }

@@ -13,9 +13,6 @@ namespace brine::detail {
 /// 3-byte encodings of U+D800..U+DFFF (Python's "surrogatepass"), as BINUNICODE payloads allow.
 std::size_t utf8_error(std::string_view s, bool surrogates) noexcept;
 
-/// Appends the UTF-8 (surrogatepass) encoding of code point `cp` (<= 0x10FFFF).
-void append_utf8(std::string& out, std::uint32_t cp);
-
 /// Latin-1 bytes to UTF-8.
 void latin1_to_utf8(std::string_view in, std::string& out);
 
