@@ -145,7 +145,7 @@ class walker {
         BRINE_FUZZ_CHECK(v.is_none() && v.is(kind::none));
         break;
       case kind::boolean:
-        sink_ += v.as_bool() ? 1 : 0;
+        sink_ += v.as_bool() ? 1u : 0u;
         break;
       case kind::integer: {
         const std::string le = v.int_bytes();
@@ -157,7 +157,7 @@ class walker {
         }
         if (v.fits_int64()) {
           BRINE_FUZZ_CHECK(le.size() <= 8);
-          std::uint64_t u = (top & 0x80) ? ~std::uint64_t{0} : 0;
+          std::uint64_t u = (top & 0x80) ? ~std::uint64_t{0} : std::uint64_t{0};
           std::memcpy(&u, le.data(), le.size());
           BRINE_FUZZ_CHECK(static_cast<std::int64_t>(u) == v.as_int64());
           BRINE_FUZZ_CHECK(v.int_decimal() == std::to_string(v.as_int64()));

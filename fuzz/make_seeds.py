@@ -33,7 +33,6 @@ if os.environ.get("PYTHONHASHSEED") != "0":  # set iteration order must not depe
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CORPUS = os.path.join(HERE, "corpus")
-TARGETS = ("fuzz_decode", "fuzz_validate_agrees", "fuzz_equivalent")
 
 
 def q(n):
@@ -294,7 +293,7 @@ HANDMADE = {
     "frame-zero": b"\x80\x04\x95" + q(0) + b"N.",
 }
 
-# One directory per target: inputs aimed at its property.
+# One directory per target (a new target adds its entry here): inputs aimed at its property.
 TARGET_SEEDS = {
     "fuzz_decode": {
         # every accessor: buffers (the compat profile supplies two), read-only views, ops on
@@ -356,13 +355,13 @@ def main():
         write(shared, f"d-{name}", data)
     for name, data in HANDMADE.items():
         write(shared, f"h-{name}", data)
-    for target in TARGETS:
+    for target, seeds in TARGET_SEEDS.items():
         directory = os.path.join(CORPUS, target)
         os.makedirs(directory, exist_ok=True)
         for old in os.listdir(directory):
             if old.startswith("seed-"):
                 os.remove(os.path.join(directory, old))
-        for name, data in TARGET_SEEDS[target].items():
+        for name, data in seeds.items():
             write(directory, f"seed-{name}", data)
     total = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(CORPUS) for f in fs)
     count = sum(len(fs) for _, _, fs in os.walk(CORPUS))

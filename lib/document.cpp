@@ -15,7 +15,7 @@ unsigned char* arena::allocate_prefixed(std::size_t size) {
   if (need > left_) {
     // Small strings share 64 KiB blocks; a big one gets a block of its own.
     const std::size_t block = std::max<std::size_t>(need, standard_block);
-    blocks_.push_back(std::make_unique<unsigned char[]>(block));
+    blocks_.push_back(std::make_unique_for_overwrite<unsigned char[]>(block));  // no zero-fill
     sizes_.push_back(block);
     cur_ = blocks_.back().get();
     left_ = block;

@@ -344,7 +344,29 @@ static bool normalise_c_integer(std::string_view s, bool base_ten_only, std::str
     else base = 8;  // strtol's leading-zero octal (C unpickler; Python's int() would refuse)
   }
   if (i >= e) return false;
-  // Accumulate in base 10^9 limbs (little-endian) — inputs are bounded by max_int_digits.
+  if (base == 10) {
+    // Decimal needs no conversion: keep the digits, drop the underscores (linear time).
+    out.clear();
+    if (negative) out.push_back('-');
+    bool prev = false;
+    for (; i < e; ++i) {
+      const char c = s[i];
+      if (c == '_' && prev && i + 1 < e && s[i + 1] >= '0' && s[i + 1] <= '9') {
+        prev = false;
+        continue;
+      }
+      if (c < '0' || c > '9') return false;
+      out.push_back(c);
+      prev = true;
+    }
+    if (!prev) return false;
+    const std::size_t first = negative ? 1 : 0;
+    const std::size_t nz = out.find_first_not_of('0', first);
+    out.erase(first, (nz == std::string::npos ? out.size() - 1 : nz) - first);  // no leading zeros
+    if (out == "-0") out = "0";
+    return true;
+  }
+  // Other bases: accumulate in base 10^9 limbs (little-endian) — bounded by max_int_digits.
   std::vector<std::uint32_t> limbs{0};
   bool prev_digit = false;
   for (; i < e; ++i) {
@@ -656,7 +678,9 @@ bool machine::run() {
         if (lim_ != end_ && cur_ < lim_)
           return fail(errc::frame_violation, "beginning of a new frame before end of current frame");
         if (len > static_cast<std::uint64_t>(end_ - cur_)) return fail(errc::truncated, "pickle data was truncated", len);
-        lim_ = cur_ + len;
+        // Without strict frames (differential testing only) the boundary is not enforced, as in
+        // CPython's C unpickler before gh-154848.
+        if (opt_.strict_frames) lim_ = cur_ + len;
         break;
       }
       case op::STOP: {

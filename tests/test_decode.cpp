@@ -396,6 +396,14 @@ TEST_CASE("limit_exceeded names the limit") {
   CHECK(e.message == "limit exceeded: max_long_bytes");
 }
 
+TEST_CASE("strict frames off accepts what the unfixed C unpickler accepts") {
+  brine::decode_options lax;
+  lax.strict_frames = false;
+  // BININT straddles the frame end; a frame inside a frame.
+  CHECK(ok("\x80\x05\x95\x02\x00\x00\x00\x00\x00\x00\x00J\x07\x00\x00\x00."s, lax).root().as_int64() == 7);
+  CHECK(ok("\x80\x05\x95\x0b\x00\x00\x00\x00\x00\x00\x00N\x95\x02\x00\x00\x00\x00\x00\x00\x00N."s, lax).root().is_none());
+}
+
 TEST_CASE("strict numbers off follows C's strtol") {
   brine::decode_options compat;
   compat.strict_numbers = false;
@@ -403,6 +411,9 @@ TEST_CASE("strict numbers off follows C's strtol") {
   CHECK(ok("I0x10\n."s, compat).root().as_int64() == 16);
   CHECK(ok("I1_000\n."s, compat).root().as_int64() == 1000);
   CHECK(ok("I+5\n."s, compat).root().as_int64() == 5);
+  CHECK(ok("I-0_7\n."s, compat).root().as_int64() == -7);   // "-0_7": octal 7 after the leading 0
+  CHECK(ok("I-1_2\n."s, compat).root().as_int64() == -12);
+  CHECK(ok("Np7\n0g007\n."s, compat).root().is_none());   // GET/PUT are base 10 only
 }
 
 TEST_CASE("error text") {

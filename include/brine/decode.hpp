@@ -83,7 +83,8 @@ struct decode_options {
   /// follow C's strtol quirks (`I010` is 8, `I0x10` is 16, `I+5`, `I 5`, `I1_000`).
   bool strict_numbers = true;
   /// Reject opcodes that straddle a frame end and frames that start inside a frame (cpython
-  /// gh-154848). Always on in brine; the switch exists for differential testing only.
+  /// gh-154848). Turn off only for differential testing against unfixed CPython: frames are then
+  /// checked only for length, as the C unpickler did.
   bool strict_frames = true;
   /// Accept PERSID / BINPERSID as persistent_id nodes. When false they fail with
   /// errc::no_persistent_load, as CPython does without a persistent_load.
@@ -163,8 +164,10 @@ struct validate_summary {
   std::vector<decode_warning> warnings;
 };
 
-/// Run the full machine (stack, marks, memo, frames, every check and limit) without building
-/// values: the same accept/reject decision and the same error as `decode`, in less memory.
+/// Run the full machine (stack, marks, memo, frames, every check and limit) without storing
+/// container items: the same accept/reject decision and the same error code, offset, opcode and
+/// detail as `decode` (a message may name less: "unhashable type" for an item it did not keep),
+/// in less memory.
 result<validate_summary> validate(std::span<const std::byte> pickle, const decode_options& options = {});
 result<validate_summary> validate(std::string_view pickle, const decode_options& options = {});
 
