@@ -13,7 +13,7 @@ struct errc_row {
   std::string_view description;
 };
 
-constexpr std::array<errc_row, 30> errc_rows{{
+constexpr std::array<errc_row, 33> errc_rows{{
     {errc::ok, "ok", "no error"},
     {errc::truncated, "truncated", "the input ends before the pickle does"},
     {errc::length_overflow, "length_overflow", "a declared length does not fit the address space"},
@@ -44,6 +44,9 @@ constexpr std::array<errc_row, 30> errc_rows{{
     {errc::reentry, "reentry", "a hook re-entered the decoder that called it"},
     {errc::bad_argument, "bad_argument", "an invalid argument from the caller"},
     {errc::io_error, "io_error", "reading or writing a file failed"},
+    {errc::container_corrupt, "container_corrupt", "a container's header, table or layout is invalid"},
+    {errc::checksum_mismatch, "checksum_mismatch", "a container section fails its checksum"},
+    {errc::unsupported_version, "unsupported_version", "a container format version or flag brine does not know"},
 }};
 
 constexpr bool rows_in_order() {
@@ -53,9 +56,10 @@ constexpr bool rows_in_order() {
 }
 static_assert(rows_in_order(), "one row per errc, in numeric order");
 
-constexpr std::array<std::string_view, 11> limit_names{
+constexpr std::array<std::string_view, 14> limit_names{
     "unknown", "max_stack", "max_marks", "max_memo_entries", "max_int_digits", "max_long_bytes",
-    "max_nodes", "max_copied_items", "max_nesting", "max_expanded_nodes", "max_input_bytes"};
+    "max_nodes", "max_copied_items", "max_nesting", "max_expanded_nodes", "max_input_bytes",
+    "max_sections", "max_decompressed_bytes", "max_stream_bytes"};
 }  // namespace
 
 std::string_view errc_name(errc code) noexcept {

@@ -88,8 +88,8 @@ def main():
     print("note cpython %s, %s, %d bytes, %d runs" % (sys.version.split()[0],
           "numpy %s" % numpy.__version__ if numpy else "array('d') (no numpy)", size, args.runs), flush=True)
 
-    data, ctl = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-    data_child, ctl_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    data, data_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    ctl, ctl_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     pid = os.fork()
     if pid == 0:  # the receiver
         data.close(), ctl.close()

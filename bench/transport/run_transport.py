@@ -5,7 +5,8 @@
                              [--python PYTHON] [--module-dir python/]
 
 Rows (medians; each run moves SIZE bytes of float64 between two processes over a Unix socket):
-  memcpy                       memcpy of SIZE bytes into a warm (already faulted) buffer: the floor
+  memcpy                       memcpy of SIZE bytes into a warm (already faulted) buffer, timed before
+                               every C++ run so it sees the same load: the floor
   memcpy_fresh_dst             memcpy into fresh memory: what any copy-based receiver also pays
   cpython_inband               (a) pickle.dumps(arr, 5) -> socket -> pickle.loads (numpy if present)
   cpython_container_noverify   (a') the same array through brine_container.py's memfd (zero copy)
@@ -75,14 +76,14 @@ def main():
         else:
             print("%-28s %12.2f %12.3f %12.2f %12.2f" % (name, float(r["sender_ms"]), float(r["receiver_ms"]),
                                                         float(r["total_ms"]), float(r["teardown_ms"])))
-    memcpy = float(rows["memcpy"]["receiver_ms"])
     noverify = float(rows["brine_container_noverify"]["receiver_ms"])
     verify = float(rows["brine_container_verify_all"]["receiver_ms"])
+    ratio = float(rows["brine_container_verify_all"]["memcpy_ratio"])
     print()
     print("(c) receiver, no bulk verification: %.3f ms (target < 1 ms): %s"
           % (noverify, "met" if noverify < 1.0 else "MISSED"))
-    print("(c) receiver, full XXH3 verification: %.1f ms = %.2fx memcpy (target <= 2x): %s"
-          % (verify, verify / memcpy, "met" if verify <= 2 * memcpy else "MISSED"))
+    print("(c) receiver, full XXH3 verification: %.1f ms = %.2fx the memcpy timed before each run "
+          "(median of per-run ratios; target <= 2x): %s" % (verify, ratio, "met" if ratio <= 2.0 else "MISSED"))
     if "cpython_inband" in rows:
         print("(a)/(c) receiver: %.0fx; (b)/(c) receiver: %.0fx"
               % (float(rows["cpython_inband"]["receiver_ms"]) / noverify,

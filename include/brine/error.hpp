@@ -50,6 +50,9 @@ enum class errc : std::uint16_t {
   reentry = 27,               ///< a hook tried to re-enter the decoder that called it
   bad_argument = 28,          ///< a caller-supplied argument is invalid (not an input error)
   io_error = 29,              ///< reading a file or stream failed; `detail` is errno
+  container_corrupt = 30,     ///< a container's header, table or layout is invalid (brine/container.hpp)
+  checksum_mismatch = 31,     ///< a container section or its metadata fails its XXH3-64 checksum
+  unsupported_version = 32,   ///< a container of a format version or with flags brine does not know
 };
 
 /// Which limit a `limit_exceeded` error hit (its `detail`). Stable numbers.
@@ -64,6 +67,9 @@ enum class limit : std::uint16_t {
   max_nesting = 8,
   max_expanded_nodes = 9,
   max_input_bytes = 10,
+  max_sections = 11,            ///< sections in a container
+  max_decompressed_bytes = 12,  ///< bytes a container's compressed sections may expand to
+  max_stream_bytes = 13,        ///< bytes a streamed container may declare
 };
 
 /// Short identifier of a code ("stack_underflow"), for logs and the command line.
