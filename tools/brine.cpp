@@ -4,22 +4,33 @@
 //   brine show  [options] FILE    Python-style rendering of the object graph
 //   brine dis   [options] FILE    disassembly identical to pickletools.dis
 //   brine convert [--protocol N] IN OUT   re-encode, byte-identical to pickle.dumps
+//   brine convert --from-json IN OUT     build a pickle from `brine json --lossless` output
+//   brine scan  [options] FILE...  security report: exit 0 clean, 3 flagged, 1 malformed
+//   brine json  [options] FILE    JSON for data-only pickles; --lossless keeps every kind
+//   brine stats [options] FILE    opcode histogram, frames, memo, nodes by kind, largest payloads
 //
 // FILE may be '-' for standard input. Exit status 2 is a usage error. The tool uses only the
 // public API (include/brine/).
 #include <brine/brine.hpp>
 #include <brine/disassemble.hpp>
 #include <brine/repr.hpp>
+#include <brine/scan.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <functional>
 #include <iostream>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "json_convert.hpp"
+#include "scan_output.hpp"
 
 namespace {
 
@@ -108,6 +119,9 @@ const char* const main_usage =
     "  show    render the decoded object graph Python-style\n"
     "  dis     disassemble, byte-identical to python -m pickletools\n"
     "  convert re-encode at another protocol, byte-identical to CPython's pickle.dumps\n"
+    "  scan    security report: globals, calls, anomalies; exit 0 clean, 3 flagged, 1 malformed\n"
+    "  json    the data as JSON (--lossless: every kind, sharing and order)\n"
+    "  stats   opcode histogram, frames, memo, nodes by kind, largest strings and buffers\n"
     "\n"
     "FILE may be '-' for standard input. 'brine <command> --help' describes a command.\n";
 
@@ -248,6 +262,7 @@ bool write_output(const std::string& path, const std::string& data, std::string&
 int cmd_convert(std::vector<std::string_view> args) {
   decode_flags flags;
   brine::encode_options eo;
+  bool from_json = false;
   std::vector<std::string> files;
   for (std::size_t i = 0; i < args.size(); ++i) {
     auto next = [&]() -> std::string_view {
@@ -261,7 +276,8 @@ int cmd_convert(std::vector<std::string_view> args) {
                    "object CPython would load from IN. '-' is standard input or output.\n\n"
                    "  --protocol N        0 to 5\n"
                    "  --profile P         3.8 (CPython 3.8-3.14, default) or 3.15 (announced batching)\n"
-                   "  --no-fix-imports    do not map names to Python 2 ones below protocol 3\n\n"
+                   "  --no-fix-imports    do not map names to Python 2 ones below protocol 3\n"
+                   "  --from-json         IN is JSON from `brine json --lossless` (or plain JSON)\n\n"
                 << decode_usage;
       return exit_ok;
     }
@@ -277,6 +293,8 @@ int cmd_convert(std::vector<std::string_view> args) {
     } else if (args[i] == "--no-fix-imports") {
       eo.fix_imports = false;
       flags.options.fix_imports = false;
+    } else if (args[i] == "--from-json") {
+      from_json = true;
     } else if (flags.parse(args[i], next)) {
       continue;
     } else if (!args[i].empty() && args[i][0] == '-' && args[i] != "-") {
@@ -290,6 +308,17 @@ int cmd_convert(std::vector<std::string_view> args) {
   if (!read_input(files[0], bytes, why)) {
     std::cerr << "brine: " << why << "\n";
     return exit_invalid;
+  }
+  if (from_json) {
+    // JSON -> an intermediate protocol-5 pickle, decoded without folds so that recorded calls
+    // stay exactly as the JSON lists them; then encoded like any decoded pickle.
+    auto pickled = brine_cli::pickle_from_json(bytes);
+    if (!pickled) {
+      report_error(files[0], pickled.error());
+      return exit_invalid;
+    }
+    bytes = std::move(*pickled);
+    flags.options.fold_builtins = false;
   }
   auto doc = brine::decode_owned(std::move(bytes), flags.options);
   if (!doc) {
@@ -319,7 +348,7 @@ int cmd_dis(std::vector<std::string_view> args) {
                    "one-line description, like pickletools' annotate option.\n";
       return exit_ok;
     }
-    if (arg == "--annotate" || arg == "-a") dopt.annotate = true;
+    if (arg == "--annotate" || arg == "-a") dopt.annotate = 30;  // python -m pickletools -a
     else if (!arg.empty() && arg[0] == '-' && arg != "-") throw usage_error{"unknown option " + std::string(arg)};
     else if (file.empty()) file = arg;
     else throw usage_error{"dis takes one FILE"};
@@ -330,12 +359,245 @@ int cmd_dis(std::vector<std::string_view> args) {
     std::cerr << "brine: " << why << "\n";
     return exit_invalid;
   }
-  std::string out;
-  auto r = brine::disassemble(std::as_bytes(std::span<const char>(bytes.data(), bytes.size())), out, dopt);
-  std::fwrite(out.data(), 1, out.size(), stdout);
+  // Streamed: the listing of a 100 MB pickle is several times its size.
+  brine::text_sink sink{stdout, [](void* f, std::string_view chunk) { std::fwrite(chunk.data(), 1, chunk.size(), static_cast<std::FILE*>(f)); }};
+  auto r = brine::disassemble(std::as_bytes(std::span<const char>(bytes.data(), bytes.size())), sink, dopt);
   if (!r) {
     std::fflush(stdout);
     report_error(file, r.error());
+    return exit_invalid;
+  }
+  return exit_ok;
+}
+
+// --- scan, json, stats
+
+constexpr int exit_flagged = 3;
+
+// Regular files under `path` (itself when it is a file), in name order; '-' stays '-'.
+void list_files(const std::string& path, std::vector<std::pair<std::string, bool>>& out, std::vector<std::string>& errors) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (path == "-" || !fs::is_directory(path, ec)) {
+    out.emplace_back(path, false);
+    return;
+  }
+  std::vector<std::string> found;
+  fs::recursive_directory_iterator it(path, fs::directory_options::skip_permission_denied, ec), end;
+  for (; !ec && it != end; it.increment(ec)) {
+    std::error_code fe;
+    if (it->is_regular_file(fe)) found.push_back(it->path().string());
+  }
+  if (ec) errors.push_back(path + ": " + ec.message());
+  std::sort(found.begin(), found.end());
+  for (auto& f : found) out.emplace_back(std::move(f), true);
+}
+
+int cmd_scan(std::vector<std::string_view> args) {
+  decode_flags flags;
+  brine::scan_options so;
+  bool json = false, use_defaults = true;
+  brine_cli::scan_detail detail = brine_cli::scan_detail::normal;
+  auto allow = std::make_shared<brine::allowlist>();
+  std::vector<std::string> paths;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    auto next = [&]() -> std::string_view {
+      if (i + 1 >= args.size()) throw usage_error{"missing value after " + std::string(args[i])};
+      return args[++i];
+    };
+    auto number = [&](std::size_t& target) {
+      const std::string_view v = next();
+      std::uint64_t n = 0;
+      auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+      if (ec != std::errc() || p != v.data() + v.size()) throw usage_error{"expected a number"};
+      target = static_cast<std::size_t>(n);
+    };
+    if (args[i] == "--help" || args[i] == "-h") {
+      std::cout << "usage: brine scan [options] FILE...\n\n"
+                   "Reports what loading each pickle would import and call, without importing or\n"
+                   "calling anything: every global (as written, as fix_imports maps it, its attribute\n"
+                   "path, how STACK_GLOBAL got its operands), every call (POPped ones included), BUILD\n"
+                   "on a global, persistent ids, extension codes, out-of-band buffers, frame anomalies,\n"
+                   "concatenated pickles and trailing bytes, archives, and where decoding stopped. A\n"
+                   "broken tail keeps everything found before it. Directories are scanned recursively\n"
+                   "(files there whose first byte is not an opcode are skipped as not pickles).\n\n"
+                   "Exit status: 0 clean, 3 flagged (a global or call outside the allowlist, an evasion\n"
+                   "pattern, a limit hit), 1 malformed or unreadable (and nothing flagged), 2 usage.\n\n"
+                   "  --json                  one JSON object per file, one per line\n"
+                   "  -q, --quiet             the verdict line only\n"
+                   "  -v, --verbose           also info findings and each pickle of the stream\n"
+                   "  --allow FILE            add the `module qualname` entries of FILE to the allowlist\n"
+                   "  --no-default-allowlist  start from an empty allowlist\n"
+                   "  --print-allowlist       print the default allowlist and exit\n"
+                   "  --flag-persistent-ids   treat persistent ids as flagged, not info\n"
+                   "  --max-pickles N         pickles scanned per file (default 4096)\n"
+                   "  --max-findings N        findings listed per file (default 10000)\n\n"
+                << decode_usage;
+      return exit_ok;
+    }
+    if (args[i] == "--json") json = true;
+    else if (args[i] == "-q" || args[i] == "--quiet") detail = brine_cli::scan_detail::quiet;
+    else if (args[i] == "-v" || args[i] == "--verbose") detail = brine_cli::scan_detail::verbose;
+    else if (args[i] == "--no-default-allowlist") use_defaults = false;
+    else if (args[i] == "--flag-persistent-ids") so.flag_persistent_ids = true;
+    else if (args[i] == "--print-allowlist") {
+      std::cout << brine::default_allowlist_text();
+      return exit_ok;
+    } else if (args[i] == "--allow") {
+      const std::string file(next());
+      std::string text, why;
+      if (!read_input(file, text, why)) throw usage_error{"--allow: " + why};
+      auto parsed = brine::allowlist::parse(text);
+      if (!parsed) throw usage_error{file + ": " + parsed.error().message};
+      allow->merge(*parsed);
+    } else if (args[i] == "--max-pickles") number(so.max_pickles);
+    else if (args[i] == "--max-findings") number(so.max_findings);
+    else if (flags.parse(args[i], next)) continue;
+    else if (!args[i].empty() && args[i][0] == '-' && args[i] != "-") throw usage_error{"unknown option " + std::string(args[i])};
+    else paths.emplace_back(args[i]);
+  }
+  if (paths.empty()) throw usage_error{"scan needs a FILE"};
+  if (use_defaults) allow->merge(brine::allowlist::defaults());
+  so.allow = allow;
+  so.decode = flags.options;
+
+  std::vector<std::pair<std::string, bool>> files;  // path, found by directory recursion
+  std::vector<std::string> errors;
+  for (const auto& p : paths) list_files(p, files, errors);
+  int status = exit_ok;
+  auto worsen = [&](int s) {
+    if (s == exit_flagged || (s == exit_invalid && status == exit_ok)) status = s;
+  };
+  for (const auto& e : errors) {
+    std::cerr << "brine: " << e << "\n";
+    worsen(exit_invalid);
+  }
+  for (const auto& [file, in_directory] : files) {
+    std::string bytes, why;
+    if (!read_input(file, bytes, why)) {
+      if (json) std::cout << brine_cli::unreadable_json(file, why);
+      else std::cerr << "brine: " << why << "\n";
+      worsen(exit_invalid);
+      continue;
+    }
+    const auto report = brine::scan(std::string_view(bytes), so);
+    if (in_directory && report.result != brine::verdict::flagged && !report.pickles.empty() && report.pickles[0].error &&
+        report.pickles[0].error->code == brine::errc::invalid_opcode && report.pickles[0].error->offset == 0) {
+      // Loading it fails at its first byte, before anything runs: not a pickle.
+      if (json) std::cout << brine_cli::skipped_json(file, "not a pickle: the first byte is not an opcode");
+      else if (detail != brine_cli::scan_detail::quiet) std::cout << file << ": skipped (not a pickle)\n";
+      continue;
+    }
+    std::cout << (json ? brine_cli::scan_json(file, report) : brine_cli::scan_text(file, report, detail));
+    worsen(report.result == brine::verdict::flagged ? exit_flagged : report.result == brine::verdict::malformed ? exit_invalid : exit_ok);
+  }
+  std::cout.flush();
+  return status;
+}
+
+int cmd_json(std::vector<std::string_view> args) {
+  decode_flags flags;
+  brine_cli::json_options jo;
+  std::string file;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    auto next = [&]() -> std::string_view {
+      if (i + 1 >= args.size()) throw usage_error{"missing value after " + std::string(args[i])};
+      return args[++i];
+    };
+    if (args[i] == "--help" || args[i] == "-h") {
+      std::cout << "usage: brine json [--lossless] [--budget N] FILE\n\n"
+                   "Writes the pickle's data as one line of JSON. Plain JSON takes None, bool, int,\n"
+                   "float, str, bytes and bytearray (as base64 strings), list and tuple (arrays) and\n"
+                   "dicts with str keys; NaN and infinities are an error (JSON cannot spell them), as\n"
+                   "is anything else, named by kind and offset. Shared values are written in full\n"
+                   "each time, against a budget, so a small pickle cannot expand without bound; a\n"
+                   "value inside itself is an error.\n\n"
+                   "--lossless writes tagged JSON that keeps every kind, the sharing ($id / $ref) and\n"
+                   "the order; `brine convert --from-json` turns it back into a pickle.\n\n"
+                   "  --lossless    tagged JSON for every kind\n"
+                   "  --budget N    values written before giving up (default 10000000)\n\n"
+                << decode_usage;
+      return exit_ok;
+    }
+    if (args[i] == "--lossless") {
+      jo.lossless = true;
+    } else if (args[i] == "--budget") {
+      const std::string_view v = next();
+      auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), jo.budget);
+      if (ec != std::errc() || p != v.data() + v.size()) throw usage_error{"expected a number after --budget"};
+    } else if (flags.parse(args[i], next)) {
+      continue;
+    } else if (!args[i].empty() && args[i][0] == '-' && args[i] != "-") {
+      throw usage_error{"unknown option " + std::string(args[i])};
+    } else if (file.empty()) {
+      file = args[i];
+    } else {
+      throw usage_error{"json takes one FILE"};
+    }
+  }
+  if (file.empty()) throw usage_error{"json needs a FILE"};
+  std::string bytes, why;
+  if (!read_input(file, bytes, why)) {
+    std::cerr << "brine: " << why << "\n";
+    return exit_invalid;
+  }
+  auto doc = brine::decode_owned(std::move(bytes), flags.options);
+  if (!doc) {
+    report_error(file, doc.error());
+    return exit_invalid;
+  }
+  auto out = brine_cli::to_json(doc->root(), jo);
+  if (!out) {
+    std::cerr << "brine: " << file << ": " << out.error().message << "\n";  // names kind and offset
+    return exit_invalid;
+  }
+  *out += '\n';
+  std::fwrite(out->data(), 1, out->size(), stdout);
+  return exit_ok;
+}
+
+int cmd_stats(std::vector<std::string_view> args) {
+  decode_flags flags;
+  bool json = false;
+  std::string file;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    auto next = [&]() -> std::string_view {
+      if (i + 1 >= args.size()) throw usage_error{"missing value after " + std::string(args[i])};
+      return args[++i];
+    };
+    if (args[i] == "--help" || args[i] == "-h") {
+      std::cout << "usage: brine stats [--json] FILE\n\n"
+                   "For each pickle in FILE: protocol, opcode histogram (pickletools names), frames,\n"
+                   "memo stores, fetches and entries, nodes by kind and how many the root reaches,\n"
+                   "and the largest strings and bytes/buffers with their offsets. Exit 1 when the\n"
+                   "first pickle fails to decode (its statistics up to the error are still shown).\n\n"
+                   "  --json    one JSON object\n\n"
+                << decode_usage;
+      return exit_ok;
+    }
+    if (args[i] == "--json") json = true;
+    else if (flags.parse(args[i], next)) continue;
+    else if (!args[i].empty() && args[i][0] == '-' && args[i] != "-") throw usage_error{"unknown option " + std::string(args[i])};
+    else if (file.empty()) file = args[i];
+    else throw usage_error{"stats takes one FILE"};
+  }
+  if (file.empty()) throw usage_error{"stats needs a FILE"};
+  std::string bytes, why;
+  if (!read_input(file, bytes, why)) {
+    std::cerr << "brine: " << why << "\n";
+    return exit_invalid;
+  }
+  brine::scan_options so;
+  so.decode = flags.options;
+  std::vector<brine_cli::node_stats> nodes;
+  so.on_document = [&](const brine::document& doc, const brine::pickle_info& info) {
+    nodes.push_back(brine_cli::collect_node_stats(doc, info.start));
+  };
+  const auto report = brine::scan(std::string_view(bytes), so);
+  std::cout << (json ? brine_cli::stats_json(file, report, nodes) : brine_cli::stats_text(file, report, nodes));
+  if (!report.pickles.empty() && report.pickles[0].error) {
+    std::cout.flush();
+    report_error(file, *report.pickles[0].error);
     return exit_invalid;
   }
   return exit_ok;
@@ -356,6 +618,9 @@ int main(int argc, char** argv) {
     if (command == "show") return cmd_show(args);
     if (command == "dis") return cmd_dis(args);
     if (command == "convert") return cmd_convert(args);
+    if (command == "scan") return cmd_scan(args);
+    if (command == "json") return cmd_json(args);
+    if (command == "stats") return cmd_stats(args);
     throw usage_error{"unknown command '" + std::string(command) + "'"};
   } catch (const usage_error& e) {
     std::cerr << "brine: " << e.message << "\n" << main_usage;

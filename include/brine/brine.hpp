@@ -10,3 +10,4 @@
 #include "brine/error.hpp"
 #include "brine/opcodes.hpp"
 #include "brine/repr.hpp"
+#include "brine/scan.hpp"
