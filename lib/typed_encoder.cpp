@@ -82,6 +82,28 @@ void typed_encoder::integer(std::uint64_t v) {
 }
 void typed_encoder::floating(double v) { detail::emit_float(w_.w_, protocol(), v); }
 
+void typed_encoder::integer_bytes(std::span<const std::byte> le) {
+  std::string b(reinterpret_cast<const char*>(le.data()), le.size());
+  if (b.empty()) b.push_back('\0');
+  // Minimal two's complement, as save_long sizes it: drop sign bytes the next byte implies.
+  while (b.size() > 1) {
+    const auto top = static_cast<unsigned char>(b[b.size() - 1]), next = static_cast<unsigned char>(b[b.size() - 2]);
+    if ((top == 0x00 && !(next & 0x80)) || (top == 0xff && (next & 0x80))) b.pop_back();
+    else break;
+  }
+  if (b.size() <= 8) {
+    std::uint64_t u = (static_cast<unsigned char>(b.back()) & 0x80) ? ~std::uint64_t{0} : 0;
+    for (std::size_t i = 0; i < b.size(); ++i) {
+      u &= ~(std::uint64_t{0xff} << (8 * i));
+      u |= std::uint64_t{static_cast<unsigned char>(b[i])} << (8 * i);
+    }
+    return integer(static_cast<std::int64_t>(u));
+  }
+  detail::emit_big_int(w_.w_, protocol(), b, [&] {
+    return detail::int_to_decimal(std::span<const std::byte>(reinterpret_cast<const std::byte*>(b.data()), b.size()));
+  });
+}
+
 void typed_encoder::str(std::string_view utf8) {
   if (detail::emit_str(w_.w_, protocol(), utf8) != detail::emit_status::ok) return w_.fail("cannot serialize a string larger than 4GiB");
   w_.memo_put();
@@ -99,6 +121,8 @@ void typed_encoder::shared_str(const std::string& key, std::string_view text) {
   }
   str(text);
 }
+
+void typed_encoder::singleton_str(std::string_view utf8) { shared_str("\x02" + std::string(utf8), utf8); }
 
 void typed_encoder::bytes(std::span<const std::byte> data) {
   if (protocol() < 3) {
@@ -168,7 +192,9 @@ void typed_encoder::global(std::string_view module, std::string_view qualname) {
   }
   if (protocol() >= 4) {
     boundary();
-    str(module);
+    // The module str is one object for every global of a module (interned: CPython 3.8-3.11 for
+    // every class, 3.12+ for Python-defined classes and functions), written once then fetched.
+    shared_str("\x03" + std::string(module), module);
     boundary();
     str(qualname);
     w_.w_.op(op::STACK_GLOBAL);
@@ -253,6 +279,24 @@ void typed_encoder::reduce_done() {
   w_.memo_put();
 }
 void typed_encoder::build_done() { w_.w_.op(op::BUILD); }
+void typed_encoder::newobj_done() {
+  if (protocol() < 2) return w_.fail("NEWOBJ needs pickle protocol 2 or higher");
+  w_.w_.op(op::NEWOBJ);
+  w_.memo_put();
+}
+
+void typed_encoder::fail(std::string message) { w_.fail(std::move(message)); }
+
+bool typed_encoder::fetch_shared(std::string_view key) {
+  const auto it = w_.globals.find("\x04" + std::string(key));
+  if (it == w_.globals.end()) return false;
+  detail::emit_get(w_.w_, protocol(), it->second);
+  return true;
+}
+void typed_encoder::remember_shared(std::string_view key) {
+  BRINE_ASSERT(w_.memo_count > 0);
+  w_.globals.insert_or_assign("\x04" + std::string(key), w_.memo_count - 1);
+}
 
 // The batching of batch_list_exact / batch_dict_exact / save_set, and the 3.15 harmonized rules.
 std::size_t typed_encoder::batch_end(std::size_t n, std::size_t from, int container) const {

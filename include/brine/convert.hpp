@@ -99,7 +99,14 @@ class typed_encoder {
   void integer(std::int64_t v);
   void integer(std::uint64_t v);
   void floating(double v);
+  /// An int of any size given as little-endian two's-complement bytes (value::int_bytes()'s form;
+  /// any length, an empty span is 0): what save_long writes for it.
+  void integer_bytes(std::span<const std::byte> le_twos_complement);
   void str(std::string_view utf8);
+  /// A str CPython keeps as one object (its 1-character latin-1 strs, interned names): written
+  /// once per pickle, fetched from the memo after — shared with the latin-1 text that protocols
+  /// below 3 write for 1-byte bytes.
+  void singleton_str(std::string_view utf8);
   void bytes(std::span<const std::byte> data);
   void bytearray(std::span<const std::byte> data);
   /// A PickleBuffer over `data` (protocol 5): the options' buffer callback decides in-band or
@@ -155,6 +162,20 @@ class typed_encoder {
   void batch_close(std::size_t total, std::size_t from, std::size_t end, int container);
   void reduce_done();
   void build_done();
+  /// NEWOBJ after a class and an argument tuple: cls.__new__(cls, *args), what save_reduce writes
+  /// for copyreg.__newobj__. Protocol 2 and up (an error below: write copyreg._reconstructor).
+  void newobj_done();
+
+  /// Objects CPython holds once per pickle whatever the C++ side holds (interned and 1-character
+  /// strs, cached instances such as numpy's builtin dtypes). `fetch_shared(key)` writes a memo GET
+  /// and returns true when an object was remembered under `key`; `remember_shared(key)` gives that
+  /// name to the object whose memo entry was stored last.
+  bool fetch_shared(std::string_view key);
+  void remember_shared(std::string_view key);
+
+  /// Fail the encode (codecs of values CPython could not pickle): brine::pickle returns
+  /// errc::bad_argument with `message`; the first failure wins.
+  void fail(std::string message);
 
  private:
   void shared_str(const std::string& key, std::string_view text);
