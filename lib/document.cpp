@@ -235,10 +235,20 @@ std::vector<applied_op> value::ops() const {
 }
 
 namespace {
+// '' and the 1-character latin-1 strs are single objects in CPython (and the encoder writes them
+// once), so they compare by value, not identity.
+bool singleton_str(const value& v) {
+  const std::string_view s = v.as_str();
+  const auto c0 = s.empty() ? 0u : static_cast<unsigned char>(s[0]);
+  return s.empty() || (s.size() == 1 && c0 < 0x80) || (s.size() == 2 && (c0 == 0xc2 || c0 == 0xc3));
+}
+
 bool identity_tracked(detail::node_kind k, const value& v) {
   using nk = detail::node_kind;
   switch (k) {
-    case nk::str: case nk::bytes: case nk::bytearray: case nk::list: case nk::dict: case nk::set:
+    case nk::str:
+      return !singleton_str(v);
+    case nk::bytes: case nk::bytearray: case nk::list: case nk::dict: case nk::set:
     case nk::frozenset: case nk::global: case nk::object:
       return true;
     case nk::tuple:
