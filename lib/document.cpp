@@ -306,9 +306,14 @@ bool equivalent(value a, value b) {
         if (bx.size() != by.size() || !std::equal(bx.begin(), bx.end(), by.begin())) return false;
         break;
       }
-      case kind::buffer:
-        if (x.buffer_index() != y.buffer_index() || x.readonly() != y.readonly()) return false;
+      case kind::buffer: {
+        // What loads sees: the supplied buffer's contents and writability. Its position in the
+        // list is not part of the object (re-encoding numbers buffers anew).
+        const auto bx = x.as_bytes(), by = y.as_bytes();
+        if (x.readonly() != y.readonly() || bx.size() != by.size() || !std::equal(bx.begin(), bx.end(), by.begin()))
+          return false;
         break;
+      }
       case kind::tuple: case kind::list: case kind::set: case kind::frozenset:
         if (!push_range(x.items(), y.items())) return false;
         break;

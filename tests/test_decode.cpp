@@ -284,6 +284,23 @@ TEST_CASE("equivalence sees sharing") {
   CHECK_FALSE(brine::equivalent(shared.root(), separate.root()));
 }
 
+TEST_CASE("equivalence compares out-of-band buffers by contents and writability, not index") {
+  const std::string abc = "abc", abd = "abd";
+  auto span = [](const std::string& s) { return std::as_bytes(std::span<const char>(s.data(), s.size())); };
+  brine::decode_options first, second;
+  first.buffers_given = second.buffers_given = true;
+  first.buffers = {{span(abc), false}};
+  second.buffers = {{span(abd), false}, {span(abc), false}, {span(abc), true}};
+  auto a = ok("\x80\x05\x97."s, first);                 // buffer 0: b"abc"
+  auto same = ok("\x80\x05\x97" "0\x97."s, second);  // buffer 1: b"abc", writable
+  auto other = ok("\x80\x05\x97."s, second);             // buffer 0: b"abd"
+  auto frozen = ok("\x80\x05\x97" "0\x97" "0\x97."s, second);  // buffer 2: read-only
+  CHECK(same.root().buffer_index() == 1);
+  CHECK(brine::equivalent(a.root(), same.root()));
+  CHECK_FALSE(brine::equivalent(a.root(), other.root()));
+  CHECK_FALSE(brine::equivalent(a.root(), frozen.root()));
+}
+
 // One test per error code: the code, the offset and the opcode.
 TEST_CASE("error codes pin code and offset") {
   check_error(""s, errc::truncated, 0, -1);

@@ -371,7 +371,7 @@ class document {
 
 /// Structural equivalence of two graphs, as `pickle` would see them: same kinds, equal scalars
 /// (NaN equals NaN with the same bits; -0.0 differs from 0.0), equal strings and bytes, equal
-/// containers in order, equal records; and the same sharing: if a's walk reaches one node twice,
+/// out-of-band buffers (contents and read-only flag, not their index), equal containers in order, equal records; and the same sharing: if a's walk reaches one node twice,
 /// b's walk reaches one node twice at the same places. Iterative; handles cycles.
 bool equivalent(value a, value b);
 

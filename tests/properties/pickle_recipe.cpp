@@ -1072,6 +1072,24 @@ brine::decode_options options_with_buffers() {
   return o;
 }
 
+brine::encode_options out_of_band(int protocol, std::vector<brine::oob_buffer>& into) {
+  into.clear();
+  brine::encode_options o;
+  o.protocol = protocol;
+  o.on_buffer = [&into](brine::value, std::span<const std::byte> data, bool readonly) {
+    into.push_back({data, readonly});
+    return false;
+  };
+  return o;
+}
+
+brine::decode_options options_with(const std::vector<brine::oob_buffer>& buffers) {
+  brine::decode_options o;
+  o.buffers = buffers;
+  o.buffers_given = true;
+  return o;
+}
+
 std::string hex(std::string_view bytes) {
   static constexpr char digits[] = "0123456789abcdef";
   std::string out;

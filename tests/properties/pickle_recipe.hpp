@@ -43,6 +43,7 @@
 #include <rapidcheck.h>
 
 #include "brine/decode.hpp"
+#include "brine/encode.hpp"
 
 namespace brine_prop {
 
@@ -87,6 +88,15 @@ std::string write_pickle(const graph_recipe& g);
 const std::vector<brine::oob_buffer>& oob_buffers();
 /// Default decode options plus the buffers above.
 brine::decode_options options_with_buffers();
+
+/// Encode options at `protocol` that send every buffer out of band and append it to `into`, in
+/// the order the encoder hands them over (`pickle.dumps(..., buffer_callback=into.append)`).
+/// Decoding the output needs exactly this list, not oob_buffers(): re-encoding numbers the
+/// buffers anew (a recursive tuple writes its buffers twice), so the caller's read-only flag of
+/// the n-th buffer differs. `into` must outlive the options.
+brine::encode_options out_of_band(int protocol, std::vector<brine::oob_buffer>& into);
+/// Default decode options plus `buffers` (`pickle.loads(data, buffers=buffers)`).
+brine::decode_options options_with(const std::vector<brine::oob_buffer>& buffers);
 
 /// Lowercase hex, two digits a byte, no separators.
 std::string hex(std::string_view bytes);

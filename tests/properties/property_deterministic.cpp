@@ -7,22 +7,12 @@
 // document that it writes again byte for byte (CPython's pickler has the same property on the
 // objects it unpickles from its own output).
 #include <string>
+#include <vector>
 
 #include "brine/decode.hpp"
 #include "brine/encode.hpp"
 #include "pickle_recipe.hpp"
 #include "property_check.hpp"
-
-namespace {
-
-brine::encode_options at(int protocol) {
-  brine::encode_options o;
-  o.protocol = protocol;
-  o.on_buffer = [](brine::value, std::span<const std::byte>, bool) { return false; };  // out-of-band
-  return o;
-}
-
-}  // namespace
 
 TEST_CASE("encode is deterministic and encode(decode(encode(A))) == encode(A)") {
   brine_prop::check("deterministic", 3000, [] {
@@ -35,14 +25,15 @@ TEST_CASE("encode is deterministic and encode(decode(encode(A))) == encode(A)") 
                               brine_prop::describe_pickle(source);
       RC_FAIL(why);
     }
+    std::vector<brine::oob_buffer> buffers, ignored;
     for (int p = 0; p <= 5; ++p) {
-      const auto first = brine::encode(a->root(), at(p));
+      const auto first = brine::encode(a->root(), brine_prop::out_of_band(p, buffers));
       if (!first) continue;  // not expressible at p (buffers below 5): property 1 checks why
       const std::string context = "protocol " + std::to_string(p) + "\nA = " + brine_prop::describe_value(a->root()) +
                                   "\nsource (protocol " + std::to_string(g.protocol) + "):\n" +
                                   brine_prop::describe_pickle(source) + "encode(A):\n" +
                                   brine_prop::describe_pickle(*first);
-      const auto second = brine::encode(a->root(), at(p));
+      const auto second = brine::encode(a->root(), brine_prop::out_of_band(p, ignored));
       if (!second || *second != *first) {
         const std::string why = "encode(A) differs between two calls\n" + context + "second:\n" +
                                 (second ? brine_prop::describe_pickle(*second) : second.error().to_string());
@@ -52,18 +43,18 @@ TEST_CASE("encode is deterministic and encode(decode(encode(A))) == encode(A)") 
       const auto written = brine::encode_to(a->root(), [&](std::span<const std::byte> piece) {
         streamed.append(reinterpret_cast<const char*>(piece.data()), piece.size());
         return true;
-      }, at(p));
+      }, brine_prop::out_of_band(p, ignored));
       if (!written || *written != first->size() || streamed != *first) {
         const std::string why = "encode_to(A) differs from encode(A)\n" + context + "encode_to:\n" +
                                 brine_prop::describe_pickle(streamed);
         RC_FAIL(why);
       }
-      const auto c = brine::decode(*first, options);
+      const auto c = brine::decode(*first, brine_prop::options_with(buffers));
       if (!c) {
         const std::string why = "decode(encode(A)) fails: " + c.error().to_string() + "\n" + context;
         RC_FAIL(why);
       }
-      const auto again = brine::encode(c->root(), at(p));
+      const auto again = brine::encode(c->root(), brine_prop::out_of_band(p, ignored));
       if (!again || *again != *first) {
         const std::string why = "encode(decode(encode(A))) != encode(A)\n" + context + "encode(decode(encode(A))):\n" +
                                 (again ? brine_prop::describe_pickle(*again) : again.error().to_string());
