@@ -69,7 +69,21 @@ machine::machine(std::span<const std::byte> input, const decode_options& options
       sparse_(scratch.sparse),
       capacity_(scratch.capacity),
       node_limit_(std::min<std::uint64_t>(options.limits.max_nodes, no_node - 1)),
-      op_start_(base_) {}
+      op_start_(base_) {
+  // A reused decoder keeps the capacity of earlier decodes; growth is where the node and stack
+  // limits are checked, so start below them.
+  if (d_.nodes.capacity() > node_limit_) d_.nodes.shrink_to_fit();
+  if (stack_.capacity() > opt_.limits.max_stack) stack_.shrink_to_fit();
+  // Room for the nodes the input can plausibly hold (scalar-heavy pickles spend 5 to 12 bytes a
+  // node), so that large documents do not pay for copies as the table grows. Only what is
+  // written is touched; a one-shot document gives the rest back when it is done. Bounded by the
+  // input's size, the node limit and a fixed cap, never by a number read from the input.
+  constexpr std::size_t reserve_cap = std::size_t{1} << 24;
+  const std::size_t expect = std::min({input.size() / 4 + 16, static_cast<std::size_t>(node_limit_), reserve_cap});
+  if (d_.nodes.capacity() < expect) d_.nodes.reserve(expect);
+  const std::size_t memo_expect = std::min({input.size() / 16 + 16, static_cast<std::size_t>(opt_.limits.max_memo_entries), reserve_cap});
+  if (dense_.capacity() < memo_expect) dense_.reserve(memo_expect);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -223,7 +237,9 @@ bool machine::memo_put(std::uint64_t index, std::uint32_t id) {
   const std::uint64_t bound = 2 * memo_count_ + 1024;
   if (index < bound) {
     const std::uint64_t grown = std::min<std::uint64_t>(bound, std::max<std::uint64_t>(index + 1, dense_.size() * 2));
-    dense_.resize(static_cast<std::size_t>(grown), 0);
+    const std::size_t had = dense_.size();
+    dense_.resize(static_cast<std::size_t>(grown));
+    std::fill(dense_.begin() + had, dense_.end(), 0u);
     // Entries stored sparse earlier move into the dense range they now fall in.
     auto it = sparse_.begin();
     while (it != sparse_.end() && it->first < grown) {
@@ -634,8 +650,186 @@ std::string machine::kind_text(std::uint32_t id) const { return std::string(node
 // ---------------------------------------------------------------------------------------------
 // The loop
 
+// ---------------------------------------------------------------------------------------------
+// The fast path
+
+namespace {
+// Every byte of [p, p + n) is ASCII. Reads [p, p + max(n, 16)): the caller guarantees 16 bytes.
+BRINE_HOT bool ascii_at_least_16(const unsigned char* p, std::size_t n) noexcept {
+  std::uint64_t a, b;
+  if (n <= 16) {
+    std::memcpy(&a, p, 8);
+    std::memcpy(&b, p + 8, 8);
+    // Keep the first n bytes of the 16 (little-endian: the low ones).
+    const unsigned keep_a = static_cast<unsigned>(n >= 8 ? 64 : 8 * n);
+    const unsigned keep_b = static_cast<unsigned>(n >= 16 ? 64 : n <= 8 ? 0 : 8 * (n - 8));
+    a = keep_a == 64 ? a : a & ((std::uint64_t{1} << keep_a) - 1);
+    b = keep_b == 64 ? b : b & ((std::uint64_t{1} << keep_b) - 1);
+    return ((a | b) & 0x8080808080808080ull) == 0;
+  }
+  std::uint64_t acc = 0;
+  for (; n >= 8; n -= 8, p += 8) {
+    std::memcpy(&a, p, 8);
+    acc |= a;
+  }
+  for (; n != 0; --n) acc |= *p++;
+  return (acc & 0x8080808080808080ull) == 0;
+}
+}  // namespace
+
+void machine::run_fast() {
+  // Nothing here can fail: each case checks what it needs (bytes in the frame, room in the
+  // tables, the memo's dense state) and leaves the opcode to run() otherwise, with every local
+  // written back first. Fixed-size reads stay inside the margin, which also covers the 16 bytes
+  // the ASCII test of a short string reads; longer strings check their length.
+  constexpr std::ptrdiff_t margin = 32;
+  const unsigned char* cur = cur_;
+  const unsigned char* const lim = lim_;
+  if (lim - cur < margin) return;
+  const unsigned char* const base = base_;
+  node* const nodes = d_.nodes.data();
+  node* nend = d_.nodes.end();
+  std::uint32_t* const stack = stack_.data();
+  std::uint32_t* send = stack_.end();
+  // Each opcode adds at most one node and one stack entry: one count covers both tables.
+  std::size_t room = static_cast<std::size_t>(
+      std::min<std::ptrdiff_t>(d_.nodes.capacity_end() - nend, stack_.capacity_end() - send));
+  std::uint32_t* top_fence = stack + fence();
+  std::uint32_t* const memo = dense_.data();
+  std::uint32_t* memo_end = dense_.end();
+  std::uint32_t* const memo_cap = dense_.capacity_end();
+  std::uint64_t memo_count = memo_count_;
+  // MEMOIZE appends when the memo is dense and full up to its end (protocol 4+ streams).
+  bool memo_appends = sparse_.empty() && memo_count == dense_.size();
+  const std::uint64_t memo_limit = opt_.limits.max_memo_entries;
+  const std::size_t mark_limit = opt_.limits.max_marks;
+  // Opcodes newer than a declared protocol take the general loop (it notes them).
+  const int declared = declared_proto_;
+  const bool any_opcode = declared >= 4;  // the newest opcode handled here is protocol 4
+  const std::uint32_t none = singleton_none, yes = singleton_true, no = singleton_false;
+  std::uint64_t ops = 0;
+
+#define BRINE_FAST_NODE(kind, flags, payload)                                                 \
+  do {                                                                                         \
+    nend->head = make_head(kind, flags, static_cast<std::uint64_t>(cur - base));               \
+    nend->i = static_cast<std::int64_t>(payload);                                              \
+    *send++ = static_cast<std::uint32_t>(nend - nodes);                                        \
+    ++nend;                                                                                    \
+  } while (false)
+
+  while (lim - cur >= margin && room != 0) {
+    const std::uint8_t code = cur[0];
+    if (!any_opcode && opcode_proto[code] > declared) break;
+    switch (code) {
+      case op::BININT1: BRINE_FAST_NODE(node_kind::int64, 0, cur[1]); cur += 2; break;
+      case op::BININT2: BRINE_FAST_NODE(node_kind::int64, 0, load_le<std::uint16_t>(cur + 1)); cur += 3; break;
+      case op::BININT:
+        BRINE_FAST_NODE(node_kind::int64, 0, static_cast<std::uint64_t>(static_cast<std::int64_t>(load_le<std::int32_t>(cur + 1))));
+        cur += 5;
+        break;
+      case op::LONG1: {
+        const std::size_t n = cur[1];
+        if (n - 1 >= 8) goto out;  // 0 and more than 8 bytes: the general loop
+        std::uint64_t v;
+        std::memcpy(&v, cur + 2, 8);
+        const unsigned shift = static_cast<unsigned>(64 - 8 * n);
+        BRINE_FAST_NODE(node_kind::int64, 0, static_cast<std::uint64_t>(static_cast<std::int64_t>(v << shift) >> shift));
+        cur += 2 + n;
+        break;
+      }
+      case op::BINFLOAT:
+        BRINE_FAST_NODE(node_kind::float64, 0, __builtin_bswap64(load_le<std::uint64_t>(cur + 1)));
+        cur += 9;
+        break;
+      case op::NONE:
+        if (none == no_node) goto out;
+        *send++ = none;
+        cur += 1;
+        break;
+      case op::NEWTRUE:
+        if (yes == no_node) goto out;
+        *send++ = yes;
+        cur += 1;
+        break;
+      case op::NEWFALSE:
+        if (no == no_node) goto out;
+        *send++ = no;
+        cur += 1;
+        break;
+      case op::SHORT_BINUNICODE: {
+        const std::size_t n = cur[1];
+        if (static_cast<std::ptrdiff_t>(n) > lim - cur - 18 || !ascii_at_least_16(cur + 2, n)) goto out;
+        const unsigned char* data = cur + 2;
+        std::uint64_t payload;
+        std::memcpy(&payload, &data, 8);
+        BRINE_FAST_NODE(node_kind::str, prefix_u8, payload);
+        cur += 2 + n;
+        break;
+      }
+      case op::SHORT_BINBYTES: {
+        const std::size_t n = cur[1];
+        if (static_cast<std::ptrdiff_t>(n) > lim - cur - 2) goto out;
+        const unsigned char* data = cur + 2;
+        std::uint64_t payload;
+        std::memcpy(&payload, &data, 8);
+        BRINE_FAST_NODE(node_kind::bytes, prefix_u8, payload);
+        cur += 2 + n;
+        break;
+      }
+      case op::MEMOIZE:
+        if (!memo_appends || memo_end == memo_cap || send == top_fence || memo_count >= memo_limit) goto out;
+        *memo_end++ = send[-1] + 1;
+        ++memo_count;
+        cur += 1;
+        break;
+      case op::BINPUT: {
+        const std::uint8_t index = cur[1];
+        if (send == top_fence || index >= memo_end - memo || memo[index] != 0 || memo_count >= memo_limit) goto out;
+        memo[index] = send[-1] + 1;
+        ++memo_count;
+        memo_appends = memo_count == static_cast<std::uint64_t>(memo_end - memo);
+        cur += 2;
+        break;
+      }
+      case op::BINGET: {
+        const std::uint8_t index = cur[1];
+        if (index >= memo_end - memo || memo[index] == 0) goto out;
+        *send++ = memo[index] - 1;
+        cur += 2;
+        break;
+      }
+      case op::LONG_BINGET: {
+        const std::uint32_t index = load_le<std::uint32_t>(cur + 1);
+        if (index >= memo_end - memo || memo[index] == 0) goto out;
+        *send++ = memo[index] - 1;
+        cur += 5;
+        break;
+      }
+      case op::MARK:
+        if (marks_.size() >= mark_limit) goto out;
+        marks_.push_back(static_cast<std::size_t>(send - stack));
+        top_fence = send;
+        cur += 1;
+        break;
+      default:
+        goto out;
+    }
+    --room;
+    ++ops;
+  }
+#undef BRINE_FAST_NODE
+out:
+  d_.nodes.set_end(nend);
+  stack_.set_end(send);
+  dense_.set_end(memo_end);
+  memo_count_ = memo_count;
+  opcodes_ += ops;
+  cur_ = cur;
+}
+
 bool machine::run() {
   for (;;) {
+    run_fast();
     op_start_ = cur_;
     if (cur_ >= lim_) [[unlikely]] {
       // Leaving a frame: once its bytes are consumed, reads come from the input again.

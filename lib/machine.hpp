@@ -20,7 +20,7 @@ namespace brine::detail {
 struct decode_scratch {
   pod_vector<std::uint32_t> stack;
   std::vector<std::size_t> marks;
-  std::vector<std::uint32_t> dense;                // memo index -> node id + 1 (0: empty)
+  pod_vector<std::uint32_t> dense;                 // memo index -> node id + 1 (0: empty)
   std::map<std::uint64_t, std::uint32_t> sparse;   // memo indices too far out for `dense`
   std::vector<std::uint32_t> capacity;             // pool room reserved per container
 
@@ -63,6 +63,10 @@ class machine {
     return take_slow(n);
   }
   bool take_slow(std::size_t n);
+  // Runs the common opcodes of a well-formed stream from local copies of the machine's state, and
+  // returns at the first opcode that needs the general loop (anything else, a growth, the last
+  // bytes of a frame, a non-ASCII string...), with cur_ at that opcode. Same results as run().
+  void run_fast();
   bool line(std::string_view& text);
   std::size_t fence() const noexcept { return marks_.empty() ? 0 : marks_.back(); }
   bool pop_mark(std::size_t& mark);
@@ -164,7 +168,7 @@ class machine {
 
   pod_vector<std::uint32_t>& stack_;
   std::vector<std::size_t>& marks_;
-  std::vector<std::uint32_t>& dense_;
+  pod_vector<std::uint32_t>& dense_;
   std::map<std::uint64_t, std::uint32_t>& sparse_;
   std::vector<std::uint32_t>& capacity_;
   std::uint64_t memo_count_ = 0;

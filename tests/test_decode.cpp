@@ -404,6 +404,34 @@ TEST_CASE("error codes pin code and offset") {
   check_error("Nq\x00q\x01."s, errc::limit_exceeded, 3, 'q', small);
 }
 
+// The same limits on streams long enough for the decoder's fast path (run_fast), which must stop
+// exactly where the general loop would.
+TEST_CASE("limits hold on the fast path, at the same offsets") {
+  auto repeat = [](const std::string& s, int n) {
+    std::string out;
+    for (int i = 0; i < n; ++i) out += s;
+    return out;
+  };
+  brine::decode_options opt;
+  opt.limits.max_nodes = 10;
+  check_error("\x80\x04"s + repeat("K\x01"s, 50) + ".", errc::limit_exceeded, 22, 'K', opt);
+  opt = {};
+  opt.limits.max_stack = 5;
+  check_error("\x80\x04"s + repeat("N"s, 50) + ".", errc::limit_exceeded, 7, 'N', opt);
+  opt = {};
+  opt.limits.max_memo_entries = 3;
+  check_error("\x80\x04"s + repeat("K\x01\x94"s, 20) + ".", errc::limit_exceeded, 13, 0x94, opt);
+  check_error("\x80\x02"s + repeat("K\x01q\x00"s, 1) + repeat("K\x01q\x01K\x01q\x02K\x01q\x03"s, 10) + ".",
+              errc::limit_exceeded, 16, 'q', opt);
+  opt = {};
+  opt.limits.max_marks = 2;
+  check_error("\x80\x04"s + repeat("("s, 40) + ".", errc::limit_exceeded, 4, '(', opt);
+  // Strings: non-ASCII and long ones leave the fast path and are still checked.
+  check_error("\x80\x04"s + repeat("\x8c\x03" "abc"s, 20) + "\x8c\x02\xc3\x28" + repeat("N"s, 40) + ".",
+              errc::invalid_utf8, 102, 0x8c);
+  CHECK(ok("\x80\x04("s + repeat("\x8c\x03" "abc\x94"s, 20) + "h\x13l."s).root().items()[20].as_str() == "abc");
+}
+
 TEST_CASE("limit_exceeded names the limit") {
   brine::decode_options opt;
   opt.limits.max_long_bytes = 4;
