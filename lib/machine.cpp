@@ -677,15 +677,15 @@ BRINE_HOT bool ascii_at_least_16(const unsigned char* p, std::size_t n) noexcept
 }
 }  // namespace
 
-void machine::run_fast() {
-  // Nothing here can fail: each case checks what it needs (bytes in the frame, room in the
-  // tables, the memo's dense state) and leaves the opcode to run() otherwise, with every local
-  // written back first. Fixed-size reads stay inside the margin, which also covers the 16 bytes
+bool machine::run_fast() {
+  // Only a batch can fail here (a table limit inside append_items); every other case checks what
+  // it needs (bytes in the frame, room in the tables, the memo's dense state) and leaves the
+  // opcode to run() otherwise, with every local written back first. Fixed-size reads stay inside the margin, which also covers the 16 bytes
   // the ASCII test of a short string reads; longer strings check their length.
   constexpr std::ptrdiff_t margin = 32;
   const unsigned char* cur = cur_;
   const unsigned char* const lim = lim_;
-  if (lim - cur < margin) return;
+  if (lim - cur < margin) return true;
   const unsigned char* const base = base_;
   node* const nodes = d_.nodes.data();
   node* nend = d_.nodes.end();
@@ -811,6 +811,45 @@ void machine::run_fast() {
         top_fence = send;
         cur += 1;
         break;
+      case op::EMPTY_LIST:
+      case op::EMPTY_DICT:
+        d_.containers.push_back({static_cast<std::uint32_t>(d_.pool.size()), 0});
+        capacity_.push_back(0);
+        BRINE_FAST_NODE(code == op::EMPTY_LIST ? node_kind::list : node_kind::dict, flag_unhashable,
+                        d_.containers.size() - 1);
+        cur += 1;
+        break;
+      case op::APPENDS:
+      case op::SETITEMS: {
+        // A non-empty batch into a list or dict (SETITEMS: pairs of hashable keys) behind its
+        // MARK; validate-only decodes, records and every error take the general loop.
+        if (!keep_items_ || marks_.empty()) goto out;
+        std::uint32_t* const items = stack + marks_.back();
+        const std::size_t below = marks_.size() > 1 ? marks_[marks_.size() - 2] : 0;
+        const auto n = static_cast<std::size_t>(send - items);
+        if (n == 0 || items - stack <= static_cast<std::ptrdiff_t>(below)) goto out;
+        const node& target = nodes[items[-1]];
+        if (code == op::APPENDS) {
+          if (target.kind() != node_kind::list) goto out;
+        } else {
+          if (target.kind() != node_kind::dict || n % 2 != 0) goto out;
+          for (std::size_t i = 0; i < n; i += 2)
+            if (nodes[items[i]].flags() & flag_unhashable) goto out;
+        }
+        op_start_ = cur;
+        op_ = code;
+        if (!append_items(target.u[0], items, n)) {
+          d_.nodes.set_end(nend);
+          stack_.set_end(send);
+          dense_.set_end(memo_end);
+          return false;
+        }
+        marks_.pop_back();
+        send = items;
+        top_fence = stack + below;
+        cur += 1;
+        break;
+      }
       default:
         goto out;
     }
@@ -825,11 +864,12 @@ out:
   memo_count_ = memo_count;
   opcodes_ += ops;
   cur_ = cur;
+  return true;
 }
 
 bool machine::run() {
   for (;;) {
-    run_fast();
+    if (!run_fast()) return false;
     op_start_ = cur_;
     if (cur_ >= lim_) [[unlikely]] {
       // Leaving a frame: once its bytes are consumed, reads come from the input again.

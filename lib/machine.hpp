@@ -65,8 +65,9 @@ class machine {
   bool take_slow(std::size_t n);
   // Runs the common opcodes of a well-formed stream from local copies of the machine's state, and
   // returns at the first opcode that needs the general loop (anything else, a growth, the last
-  // bytes of a frame, a non-ASCII string...), with cur_ at that opcode. Same results as run().
-  void run_fast();
+  // bytes of a frame, a non-ASCII string...), with cur_ at that opcode. Same results as run();
+  // false when a batch hits a table limit (err_ set).
+  bool run_fast();
   bool line(std::string_view& text);
   std::size_t fence() const noexcept { return marks_.empty() ? 0 : marks_.back(); }
   bool pop_mark(std::size_t& mark);
