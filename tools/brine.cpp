@@ -8,9 +8,13 @@
 //   brine scan  [options] FILE...  security report: exit 0 clean, 3 flagged, 1 malformed
 //   brine json  [options] FILE    JSON for data-only pickles; --lossless keeps every kind
 //   brine stats [options] FILE    opcode histogram, frames, memo, nodes by kind, largest payloads
+//   brine pack -o OUT PICKLE [BUFFER...]   a pickle and its out-of-band buffers into a container
+//   brine unpack [--raw] IN OUT            a container back into a pickle (buffers inlined) or files
+//   brine demo [options]                   C++ and CPython exchange a container (zero copy both ways)
 //
-// FILE may be '-' for standard input. Exit status 2 is a usage error. The tool uses only the
-// public API (include/brine/).
+// FILE may be '-' for standard input, and may be a brine container (detected by its magic): the
+// commands then work on its pickle, decoded with its out-of-band buffers from the mapping. Exit
+// status 2 is a usage error. The tool uses only the public API (include/brine/).
 #include <brine/brine.hpp>
 #include <brine/disassemble.hpp>
 #include <brine/repr.hpp>
@@ -29,39 +33,24 @@
 #include <string_view>
 #include <vector>
 
+#include "cli_common.hpp"
 #include "json_convert.hpp"
+#include "pickle_optimize.hpp"
 #include "scan_output.hpp"
 
 namespace {
 
-constexpr int exit_ok = 0, exit_invalid = 1, exit_usage = 2;
+using brine_cli::exit_flagged;
+using brine_cli::exit_invalid;
+using brine_cli::exit_ok;
+using brine_cli::exit_usage;
+using brine_cli::report_error;
+using brine_cli::usage_error;
 
-struct usage_error {
-  std::string message;
-};
-
-// Reads a whole file, or standard input for "-".
-bool read_input(const std::string& path, std::string& out, std::string& why) {
-  std::FILE* f = path == "-" ? stdin : std::fopen(path.c_str(), "rb");
-  if (f == nullptr) {
-    why = path + ": " + std::strerror(errno);
-    return false;
-  }
-  char buf[1 << 16];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
-  const bool failed = std::ferror(f) != 0;
-  if (f != stdin) std::fclose(f);
-  if (failed) {
-    why = path + ": read error";
-    return false;
-  }
-  return true;
-}
-
-// Options shared by the commands that decode.
+// Options shared by the commands that decode (a container's options included).
 struct decode_flags {
   brine::decode_options options;
+  brine_cli::container_flags container;
 
   // Returns true when `arg` (and possibly the next argument) was a decode option.
   bool parse(std::string_view arg, const std::function<std::string_view()>& next) {
@@ -94,7 +83,7 @@ struct decode_flags {
     } else if (arg == "--max-nodes") { number(lim.max_nodes);
     } else if (arg == "--max-copied-items") { number(lim.max_copied_items);
     } else {
-      return false;
+      return container.parse(arg, next);
     }
     return true;
   }
@@ -122,8 +111,12 @@ const char* const main_usage =
     "  scan    security report: globals, calls, anomalies; exit 0 clean, 3 flagged, 1 malformed\n"
     "  json    the data as JSON (--lossless: every kind, sharing and order)\n"
     "  stats   opcode histogram, frames, memo, nodes by kind, largest strings and buffers\n"
+    "  pack    a pickle and its out-of-band buffer files into a brine container\n"
+    "  unpack  a container into a pickle with its buffers inlined (--raw: pickle + buffer files)\n"
+    "  demo    C++ and CPython exchange a container through a memfd, zero copy both ways\n"
     "\n"
-    "FILE may be '-' for standard input. 'brine <command> --help' describes a command.\n";
+    "FILE may be '-' for standard input, and may be a brine container (the pickle is then\n"
+    "decoded with its out-of-band buffers). 'brine <command> --help' describes a command.\n";
 
 const char* const decode_usage =
     "decode options:\n"
@@ -135,8 +128,21 @@ const char* const decode_usage =
     "  --max-stack N, --max-marks N, --max-memo-entries N, --max-int-digits N,\n"
     "  --max-long-bytes N, --max-nodes N, --max-copied-items N   change a limit\n";
 
-void report_error(const std::string& file, const brine::error& e) {
-  std::cerr << "brine: " << file << ": " << e.to_string() << "\n";
+// The decode options' usage text followed by the container input's.
+std::string decode_help() { return std::string(decode_usage) + brine_cli::container_usage; }
+
+// Reports put a container's summary line under their first line.
+void insert_after_first_line(std::string& text, const std::string& line) {
+  const auto eol = text.find('\n');
+  text.insert(eol == std::string::npos ? text.size() : eol + 1, line);
+}
+
+// Loads FILE (a pickle or a container); prints the one-line error and returns false on failure.
+bool load(const std::string& file, const decode_flags& flags, brine_cli::input& in) {
+  std::string why;
+  if (brine_cli::load_input(file, flags.container, in, why)) return true;
+  std::cerr << "brine: " << why << "\n";
+  return false;
 }
 
 // Each command: parse its options, then run on one file.
@@ -156,7 +162,7 @@ int cmd_check(std::vector<std::string_view> args) {
                    "to standard error), 2 on a usage error.\n\n"
                    "  --limits   print the limits in force and exit\n"
                    "  -q         print nothing on success\n\n"
-                << decode_usage;
+                << decode_help();
       return exit_ok;
     }
     if (args[i] == "--limits") show_limits = true;
@@ -171,12 +177,9 @@ int cmd_check(std::vector<std::string_view> args) {
     return exit_ok;
   }
   if (file.empty()) throw usage_error{"check needs a FILE"};
-  std::string bytes, why;
-  if (!read_input(file, bytes, why)) {
-    std::cerr << "brine: " << why << "\n";
-    return exit_invalid;
-  }
-  auto r = brine::validate(std::string_view(bytes), flags.options);
+  brine_cli::input in;
+  if (!load(file, flags, in)) return exit_invalid;
+  auto r = brine::validate(in.pickle, in.with_buffers(flags.options));
   if (!r) {
     report_error(file, r.error());
     return exit_invalid;
@@ -184,6 +187,7 @@ int cmd_check(std::vector<std::string_view> args) {
   if (!quiet) {
     std::cout << file << ": valid pickle, protocol " << r->protocol << ", " << r->opcodes << " opcodes, "
               << r->memo_entries << " memo entries, STOP at offset " << r->stop_offset << "\n";
+    if (in.is_container()) std::cout << "  " << in.container_summary() << "\n";
     for (const auto& w : r->warnings)
       std::cout << "  warning: " << brine::warning_name(w.code) << " at offset " << w.offset << "\n";
   }
@@ -214,7 +218,7 @@ int cmd_show(std::vector<std::string_view> args) {
                    "  --budget N    stop after N expanded nodes (default 100000), then print ...\n"
                    "  --python      Python's own repr: shared objects repeated, cycles as [...]\n"
                    "  --ascii       escape every non-ASCII character, as ascii() does\n\n"
-                << decode_usage;
+                << decode_help();
       return exit_ok;
     }
     std::uint64_t n = 0;
@@ -228,12 +232,9 @@ int cmd_show(std::vector<std::string_view> args) {
     else throw usage_error{"show takes one FILE"};
   }
   if (file.empty()) throw usage_error{"show needs a FILE"};
-  std::string bytes, why;
-  if (!read_input(file, bytes, why)) {
-    std::cerr << "brine: " << why << "\n";
-    return exit_invalid;
-  }
-  auto doc = brine::decode_owned(std::move(bytes), flags.options);
+  brine_cli::input in;
+  if (!load(file, flags, in)) return exit_invalid;
+  auto doc = brine::decode(in.pickle, in.with_buffers(flags.options), in.owner);
   if (!doc) {
     report_error(file, doc.error());
     return exit_invalid;
@@ -244,25 +245,10 @@ int cmd_show(std::vector<std::string_view> args) {
   return exit_ok;
 }
 
-bool write_output(const std::string& path, const std::string& data, std::string& why) {
-  std::FILE* f = path == "-" ? stdout : std::fopen(path.c_str(), "wb");
-  if (f == nullptr) {
-    why = path + ": " + std::strerror(errno);
-    return false;
-  }
-  const bool ok = std::fwrite(data.data(), 1, data.size(), f) == data.size();
-  const bool closed = f == stdout ? std::fflush(f) == 0 : std::fclose(f) == 0;
-  if (!ok || !closed) {
-    why = path + ": write error";
-    return false;
-  }
-  return true;
-}
-
 int cmd_convert(std::vector<std::string_view> args) {
   decode_flags flags;
   brine::encode_options eo;
-  bool from_json = false;
+  bool from_json = false, optimize = false, reencode = false;
   std::vector<std::string> files;
   for (std::size_t i = 0; i < args.size(); ++i) {
     auto next = [&]() -> std::string_view {
@@ -270,31 +256,43 @@ int cmd_convert(std::vector<std::string_view> args) {
       return args[++i];
     };
     if (args[i] == "--help" || args[i] == "-h") {
-      std::cout << "usage: brine convert [--protocol N] [--profile 3.8|3.15] IN OUT\n\n"
+      std::cout << "usage: brine convert [--protocol N] [--profile 3.8|3.15] [--optimize] IN OUT\n\n"
                    "Decodes IN and writes it again at protocol N (default 5). For data brine can\n"
                    "represent the output is byte-identical to CPython's pickle.dumps(obj, N) of the\n"
-                   "object CPython would load from IN. '-' is standard input or output.\n\n"
+                   "object CPython would load from IN. '-' is standard input or output. A container IN\n"
+                   "is decoded with its out-of-band buffers, which the output holds in-band (as\n"
+                   "pickle.dumps(pickle.loads(p, buffers=b), N) writes them).\n\n"
+                   "--optimize drops the memo stores (PUT, BINPUT, LONG_BINPUT, MEMOIZE) that no GET\n"
+                   "reads, renumbers the rest and re-frames, byte-identical to CPython 3.11's\n"
+                   "pickletools.optimize. Alone, it optimizes IN's own opcodes (the pickle must be valid;\n"
+                   "nothing else changes); with --protocol, --profile, --from-json or a container IN it\n"
+                   "optimizes the re-encoded pickle.\n\n"
                    "  --protocol N        0 to 5\n"
                    "  --profile P         3.8 (CPython 3.8-3.14, default) or 3.15 (announced batching)\n"
+                   "  --optimize          drop unused memo stores, as pickletools.optimize\n"
                    "  --no-fix-imports    do not map names to Python 2 ones below protocol 3\n"
                    "  --from-json         IN is JSON from `brine json --lossless` (or plain JSON)\n\n"
-                << decode_usage;
+                << decode_help();
       return exit_ok;
     }
     if (args[i] == "--protocol") {
       const std::string_view v = next();
       if (v.size() != 1 || v[0] < '0' || v[0] > '5') throw usage_error{"--protocol takes 0 to 5"};
       eo.protocol = v[0] - '0';
+      reencode = true;
     } else if (args[i] == "--profile") {
       const std::string_view v = next();
       if (v == "3.8" || v == "3.14") eo.profile = brine::cpython_profile::cpython_3_8_to_3_14;
       else if (v == "3.15") eo.profile = brine::cpython_profile::cpython_3_15;
       else throw usage_error{"--profile takes 3.8 or 3.15"};
+      reencode = true;
     } else if (args[i] == "--no-fix-imports") {
       eo.fix_imports = false;
       flags.options.fix_imports = false;
     } else if (args[i] == "--from-json") {
       from_json = true;
+    } else if (args[i] == "--optimize") {
+      optimize = true;
     } else if (flags.parse(args[i], next)) {
       continue;
     } else if (!args[i].empty() && args[i][0] == '-' && args[i] != "-") {
@@ -304,23 +302,40 @@ int cmd_convert(std::vector<std::string_view> args) {
     }
   }
   if (files.size() != 2) throw usage_error{"convert takes IN and OUT"};
-  std::string bytes, why;
-  if (!read_input(files[0], bytes, why)) {
-    std::cerr << "brine: " << why << "\n";
-    return exit_invalid;
+  brine_cli::input in;
+  if (!load(files[0], flags, in)) return exit_invalid;
+  std::string why;
+  if (optimize && !reencode && !from_json && !in.is_container()) {
+    // pickletools.optimize of IN itself: the same opcodes, minus the unread memo stores.
+    auto out = brine_cli::optimize_pickle(in.pickle, flags.options);
+    if (!out) {
+      report_error(files[0], out.error());
+      return exit_invalid;
+    }
+    if (!brine_cli::write_output(files[1], *out, why)) {
+      std::cerr << "brine: " << why << "\n";
+      return exit_invalid;
+    }
+    return exit_ok;
   }
+  std::span<const std::byte> source = in.pickle;
+  std::shared_ptr<const void> owner = in.owner;
+  auto options = in.with_buffers(flags.options);
   if (from_json) {
     // JSON -> an intermediate protocol-5 pickle, decoded without folds so that recorded calls
     // stay exactly as the JSON lists them; then encoded like any decoded pickle.
-    auto pickled = brine_cli::pickle_from_json(bytes);
+    auto pickled = brine_cli::pickle_from_json(
+        std::string_view(reinterpret_cast<const char*>(in.pickle.data()), in.pickle.size()));
     if (!pickled) {
       report_error(files[0], pickled.error());
       return exit_invalid;
     }
-    bytes = std::move(*pickled);
-    flags.options.fold_builtins = false;
+    auto held = std::make_shared<std::string>(std::move(*pickled));
+    source = std::as_bytes(std::span<const char>(held->data(), held->size()));
+    owner = held;
+    options.fold_builtins = false;
   }
-  auto doc = brine::decode_owned(std::move(bytes), flags.options);
+  auto doc = brine::decode(source, options, owner);
   if (!doc) {
     report_error(files[0], doc.error());
     return exit_invalid;
@@ -330,7 +345,15 @@ int cmd_convert(std::vector<std::string_view> args) {
     report_error(files[0], out.error());
     return exit_invalid;
   }
-  if (!write_output(files[1], *out, why)) {
+  if (optimize) {
+    auto optimized = brine_cli::optimize_pickle(std::as_bytes(std::span<const char>(out->data(), out->size())), {});
+    if (!optimized) {
+      report_error(files[0], optimized.error());
+      return exit_invalid;
+    }
+    *out = std::move(*optimized);
+  }
+  if (!brine_cli::write_output(files[1], *out, why)) {
     std::cerr << "brine: " << why << "\n";
     return exit_invalid;
   }
@@ -339,31 +362,41 @@ int cmd_convert(std::vector<std::string_view> args) {
 
 int cmd_dis(std::vector<std::string_view> args) {
   brine::dis_options dopt;
+  decode_flags flags;  // only its container options apply
   std::string file;
-  for (auto arg : args) {
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    auto next = [&]() -> std::string_view {
+      if (i + 1 >= args.size()) throw usage_error{"missing value after " + std::string(args[i])};
+      return args[++i];
+    };
+    const std::string_view arg = args[i];
     if (arg == "--help" || arg == "-h") {
       std::cout << "usage: brine dis [--annotate] FILE\n\n"
                    "Disassembles the first pickle in FILE; the text is identical to\n"
-                   "`python -m pickletools FILE` (pickletools.dis). --annotate adds each opcode's\n"
-                   "one-line description, like pickletools' annotate option.\n";
+                   "`python -m pickletools FILE` (pickletools.dis of CPython 3.11). --annotate adds\n"
+                   "each opcode's one-line description, like pickletools' annotate option. For a\n"
+                   "container, the listing is that of its pickle section.\n\n"
+                   "  -a, --annotate        add the opcode descriptions\n\n"
+                << brine_cli::container_usage;
       return exit_ok;
     }
     if (arg == "--annotate" || arg == "-a") dopt.annotate = 30;  // python -m pickletools -a
+    else if (flags.container.parse(arg, next)) continue;
     else if (!arg.empty() && arg[0] == '-' && arg != "-") throw usage_error{"unknown option " + std::string(arg)};
     else if (file.empty()) file = arg;
     else throw usage_error{"dis takes one FILE"};
   }
   if (file.empty()) throw usage_error{"dis needs a FILE"};
-  std::string bytes, why;
-  if (!read_input(file, bytes, why)) {
-    std::cerr << "brine: " << why << "\n";
-    return exit_invalid;
-  }
-  // Streamed: the listing of a 100 MB pickle is several times its size.
+  brine_cli::input in;
+  if (!load(file, flags, in)) return exit_invalid;
+  // Streamed: the listing of a 100 MB pickle is several times its size. stdout is fully
+  // buffered with a large buffer so that each chunk costs one write.
+  static char out_buffer[1 << 20];
+  std::setvbuf(stdout, out_buffer, _IOFBF, sizeof out_buffer);
   brine::text_sink sink{stdout, [](void* f, std::string_view chunk) { std::fwrite(chunk.data(), 1, chunk.size(), static_cast<std::FILE*>(f)); }};
-  auto r = brine::disassemble(std::as_bytes(std::span<const char>(bytes.data(), bytes.size())), sink, dopt);
+  auto r = brine::disassemble(in.pickle, sink, dopt);
+  std::fflush(stdout);
   if (!r) {
-    std::fflush(stdout);
     report_error(file, r.error());
     return exit_invalid;
   }
@@ -371,8 +404,6 @@ int cmd_dis(std::vector<std::string_view> args) {
 }
 
 // --- scan, json, stats
-
-constexpr int exit_flagged = 3;
 
 // Regular files under `path` (itself when it is a file), in name order; '-' stays '-'.
 void list_files(const std::string& path, std::vector<std::pair<std::string, bool>>& out, std::vector<std::string>& errors) {
@@ -432,7 +463,7 @@ int cmd_scan(std::vector<std::string_view> args) {
                    "  --flag-persistent-ids   treat persistent ids as flagged, not info\n"
                    "  --max-pickles N         pickles scanned per file (default 4096)\n"
                    "  --max-findings N        findings listed per file (default 10000)\n\n"
-                << decode_usage;
+                << decode_help();
       return exit_ok;
     }
     if (args[i] == "--json") json = true;
@@ -445,9 +476,11 @@ int cmd_scan(std::vector<std::string_view> args) {
       return exit_ok;
     } else if (args[i] == "--allow") {
       const std::string file(next());
-      std::string text, why;
-      if (!read_input(file, text, why)) throw usage_error{"--allow: " + why};
-      auto parsed = brine::allowlist::parse(text);
+      std::shared_ptr<const void> owner;
+      std::span<const std::byte> text;
+      std::string why;
+      if (!brine_cli::load_bytes(file, owner, text, why)) throw usage_error{"--allow: " + why};
+      auto parsed = brine::allowlist::parse(std::string_view(reinterpret_cast<const char*>(text.data()), text.size()));
       if (!parsed) throw usage_error{file + ": " + parsed.error().message};
       allow->merge(*parsed);
     } else if (args[i] == "--max-pickles") number(so.max_pickles);
@@ -473,14 +506,18 @@ int cmd_scan(std::vector<std::string_view> args) {
     worsen(exit_invalid);
   }
   for (const auto& [file, in_directory] : files) {
-    std::string bytes, why;
-    if (!read_input(file, bytes, why)) {
+    brine_cli::input in;
+    std::string why;
+    if (!brine_cli::load_input(file, flags.container, in, why)) {
       if (json) std::cout << brine_cli::unreadable_json(file, why);
       else std::cerr << "brine: " << why << "\n";
       worsen(exit_invalid);
       continue;
     }
-    const auto report = brine::scan(std::string_view(bytes), so);
+    // A container's pickle is scanned with its buffers (otherwise the scanner supplies
+    // placeholders for the NEXT_BUFFERs it counts).
+    so.decode = in.with_buffers(flags.options);
+    const auto report = brine::scan(in.pickle, so);
     if (in_directory && report.result != brine::verdict::flagged && !report.pickles.empty() && report.pickles[0].error &&
         report.pickles[0].error->code == brine::errc::invalid_opcode && report.pickles[0].error->offset == 0) {
       // Loading it fails at its first byte, before anything runs: not a pickle.
@@ -488,7 +525,9 @@ int cmd_scan(std::vector<std::string_view> args) {
       else if (detail != brine_cli::scan_detail::quiet) std::cout << file << ": skipped (not a pickle)\n";
       continue;
     }
-    std::cout << (json ? brine_cli::scan_json(file, report) : brine_cli::scan_text(file, report, detail));
+    std::string text = json ? brine_cli::scan_json(file, report) : brine_cli::scan_text(file, report, detail);
+    if (!json && in.is_container() && detail != brine_cli::scan_detail::quiet) insert_after_first_line(text, "  " + in.container_summary() + "\n");
+    std::cout << text;
     worsen(report.result == brine::verdict::flagged ? exit_flagged : report.result == brine::verdict::malformed ? exit_invalid : exit_ok);
   }
   std::cout.flush();
@@ -516,7 +555,7 @@ int cmd_json(std::vector<std::string_view> args) {
                    "the order; `brine convert --from-json` turns it back into a pickle.\n\n"
                    "  --lossless    tagged JSON for every kind\n"
                    "  --budget N    values written before giving up (default 10000000)\n\n"
-                << decode_usage;
+                << decode_help();
       return exit_ok;
     }
     if (args[i] == "--lossless") {
@@ -536,12 +575,9 @@ int cmd_json(std::vector<std::string_view> args) {
     }
   }
   if (file.empty()) throw usage_error{"json needs a FILE"};
-  std::string bytes, why;
-  if (!read_input(file, bytes, why)) {
-    std::cerr << "brine: " << why << "\n";
-    return exit_invalid;
-  }
-  auto doc = brine::decode_owned(std::move(bytes), flags.options);
+  brine_cli::input in;
+  if (!load(file, flags, in)) return exit_invalid;
+  auto doc = brine::decode(in.pickle, in.with_buffers(flags.options), in.owner);
   if (!doc) {
     report_error(file, doc.error());
     return exit_invalid;
@@ -572,7 +608,7 @@ int cmd_stats(std::vector<std::string_view> args) {
                    "and the largest strings and bytes/buffers with their offsets. Exit 1 when the\n"
                    "first pickle fails to decode (its statistics up to the error are still shown).\n\n"
                    "  --json    one JSON object\n\n"
-                << decode_usage;
+                << decode_help();
       return exit_ok;
     }
     if (args[i] == "--json") json = true;
@@ -582,19 +618,18 @@ int cmd_stats(std::vector<std::string_view> args) {
     else throw usage_error{"stats takes one FILE"};
   }
   if (file.empty()) throw usage_error{"stats needs a FILE"};
-  std::string bytes, why;
-  if (!read_input(file, bytes, why)) {
-    std::cerr << "brine: " << why << "\n";
-    return exit_invalid;
-  }
+  brine_cli::input in;
+  if (!load(file, flags, in)) return exit_invalid;
   brine::scan_options so;
-  so.decode = flags.options;
+  so.decode = in.with_buffers(flags.options);
   std::vector<brine_cli::node_stats> nodes;
   so.on_document = [&](const brine::document& doc, const brine::pickle_info& info) {
     nodes.push_back(brine_cli::collect_node_stats(doc, info.start));
   };
-  const auto report = brine::scan(std::string_view(bytes), so);
-  std::cout << (json ? brine_cli::stats_json(file, report, nodes) : brine_cli::stats_text(file, report, nodes));
+  const auto report = brine::scan(in.pickle, so);
+  std::string text = json ? brine_cli::stats_json(file, report, nodes) : brine_cli::stats_text(file, report, nodes);
+  if (!json && in.is_container()) insert_after_first_line(text, in.container_summary() + "\n");
+  std::cout << text;
   if (!report.pickles.empty() && report.pickles[0].error) {
     std::cout.flush();
     report_error(file, *report.pickles[0].error);
@@ -621,6 +656,9 @@ int main(int argc, char** argv) {
     if (command == "scan") return cmd_scan(args);
     if (command == "json") return cmd_json(args);
     if (command == "stats") return cmd_stats(args);
+    if (command == "pack") return brine_cli::cmd_pack(args);
+    if (command == "unpack") return brine_cli::cmd_unpack(args);
+    if (command == "demo") return brine_cli::cmd_demo(args, argv[0]);
     throw usage_error{"unknown command '" + std::string(command) + "'"};
   } catch (const usage_error& e) {
     std::cerr << "brine: " << e.message << "\n" << main_usage;
