@@ -110,12 +110,22 @@ bool machine::underflow() {
 // ---------------------------------------------------------------------------------------------
 // Reading
 
-bool machine::take_slow(std::size_t n) {
+bool machine::take_slow(std::size_t n, const unsigned char*& p) {
+  if (lim_ != end_ && cur_ == lim_) {
+    // A read that starts exactly where the frame ends reads past it, as both CPython unpicklers
+    // do (pickle.py's _Unframer drops an exhausted frame; C reads on in the buffer).
+    lim_ = end_;
+    if (n <= static_cast<std::size_t>(lim_ - cur_)) {
+      p = cur_;
+      cur_ += n;
+      return true;
+    }
+  }
   if (lim_ != end_ && cur_ < lim_) return fail(errc::frame_violation, "pickle exhausted before end of frame");
   return fail(errc::truncated, "pickle data was truncated", n);
 }
-
 bool machine::line(std::string_view& text) {
+  if (lim_ != end_ && cur_ == lim_) lim_ = end_;  // as take_slow: an exhausted frame ends here
   const void* nl = std::memchr(cur_, '\n', static_cast<std::size_t>(lim_ - cur_));
   if (nl == nullptr) {
     if (lim_ != end_ && cur_ < lim_) return fail(errc::frame_violation, "pickle exhausted before end of frame");
@@ -1366,10 +1376,13 @@ bool machine::run() {
         } else if (top.kind() == node_kind::bytearray) {
           // A read-only memoryview over the bytearray: brine has no memoryview kind, so it
           // becomes bytes over the same data.
+          // Unhashable, as the memoryview over a bytearray is.
           const unsigned char* data = top.p;
           const std::uint8_t prefix = top.flags() & prefix_mask;
           stack_.pop_back();
-          if (!push_data(node_kind::bytes, prefix, data)) return false;
+          std::uint64_t payload;
+          std::memcpy(&payload, &data, 8);
+          if (!push_new(node_kind::bytes, prefix | flag_unhashable, payload)) return false;
         } else if (top.kind() != node_kind::bytes) {
           return fail(errc::type_mismatch, "memoryview: a bytes-like object is required, not '" + kind_text(stack_.back()) + "'");
         }
@@ -1383,7 +1396,9 @@ bool machine::run() {
 }
 
 bool machine::fail_unhashable(std::uint32_t id) {
-  return fail(errc::unhashable, "unhashable type: '" + kind_text(id) + "'");
+  // An unhashable bytes node is a read-only view of a bytearray: CPython hashes the bytearray.
+  const bool view = d_.nodes[id].kind() == node_kind::bytes;
+  return fail(errc::unhashable, "unhashable type: '" + (view ? std::string("bytearray") : kind_text(id)) + "'");
 }
 
 bool machine::grow_nodes() {

@@ -60,9 +60,9 @@ class machine {
       cur_ += n;
       return true;
     }
-    return take_slow(n);
+    return take_slow(n, p);
   }
-  bool take_slow(std::size_t n);
+  bool take_slow(std::size_t n, const unsigned char*& p);
   // Runs the common opcodes of a well-formed stream from local copies of the machine's state, and
   // returns at the first opcode that needs the general loop (anything else, a growth, the last
   // bytes of a frame, a non-ASCII string...), with cur_ at that opcode. Same results as run();

@@ -432,6 +432,24 @@ TEST_CASE("limits hold on the fast path, at the same offsets") {
   CHECK(ok("\x80\x04("s + repeat("\x8c\x03" "abc\x94"s, 20) + "h\x13l."s).root().items()[20].as_str() == "abc");
 }
 
+TEST_CASE("a read that starts exactly at a frame's end reads past it, as CPython does") {
+  // FRAME 1 holds only the BININT1 opcode; its argument follows the frame.
+  CHECK(ok("\x80\x04\x95\x01\x00\x00\x00\x00\x00\x00\x00K\x05."s).root().as_int64() == 5);
+  // The same for a text argument (FRAME 1 holding only the INT opcode).
+  CHECK(ok("\x80\x04\x95\x01\x00\x00\x00\x00\x00\x00\x00I7\n."s).root().as_int64() == 7);
+  // Straddling stays an error: 2 of BININT's 4 bytes inside the frame.
+  check_error("\x80\x04\x95\x03\x00\x00\x00\x00\x00\x00\x00J\x07\x00\x00\x00."s, errc::frame_violation, 11, 'J');
+}
+
+TEST_CASE("a read-only view of a bytearray is unhashable, as CPython's memoryview is") {
+  brine::decode_options opt;
+  opt.buffers_given = true;
+  const auto e = bad("\x80\x05}\x96\x01\x00\x00\x00\x00\x00\x00\x00" "a\x98K\x01s."s, opt);
+  CHECK(e.code == errc::unhashable);
+  CHECK(e.offset == 16);
+  CHECK(e.message == "unhashable type: 'bytearray'");  // CPython hashes the view's object
+}
+
 TEST_CASE("limit_exceeded names the limit") {
   brine::decode_options opt;
   opt.limits.max_long_bytes = 4;
