@@ -352,62 +352,25 @@ bool machine::push_int_le_copy(std::string_view le) {
   return push_int_le(q, le.size(), prefix_u64);
 }
 
-// INT / LONG / GET / PUT text in compatibility mode: C's strtol(base 0), then Python's int(s, 0)
-// (whitespace, sign, 0x/0o/0b prefixes, underscores between digits). Produces a normalised
-// decimal string, or false.
-static bool normalise_c_integer(std::string_view s, bool base_ten_only, std::string& out) {
-  std::size_t i = 0, e = s.size();
-  while (i < e && (s[i] == ' ' || s[i] == '\t')) ++i;
-  while (e > i && (s[e - 1] == ' ' || s[e - 1] == '\t')) --e;
-  bool negative = false;
-  if (i < e && (s[i] == '+' || s[i] == '-')) negative = s[i++] == '-';
-  unsigned base = 10;
-  if (!base_ten_only && e - i >= 2 && s[i] == '0') {
-    const char x = static_cast<char>(s[i + 1] | 0x20);
-    if (x == 'x') base = 16, i += 2;
-    else if (x == 'o') base = 8, i += 2;
-    else if (x == 'b') base = 2, i += 2;
-    else base = 8;  // strtol's leading-zero octal (C unpickler; Python's int() would refuse)
-  }
-  if (i >= e) return false;
-  if (base == 10) {
-    // Decimal needs no conversion: keep the digits, drop the underscores (linear time).
-    out.clear();
-    if (negative) out.push_back('-');
-    bool prev = false;
-    for (; i < e; ++i) {
-      const char c = s[i];
-      if (c == '_' && prev && i + 1 < e && s[i + 1] >= '0' && s[i + 1] <= '9') {
-        prev = false;
-        continue;
-      }
-      if (c < '0' || c > '9') return false;
-      out.push_back(c);
-      prev = true;
-    }
-    if (!prev) return false;
-    const std::size_t first = negative ? 1 : 0;
-    const std::size_t nz = out.find_first_not_of('0', first);
-    out.erase(first, (nz == std::string::npos ? out.size() - 1 : nz) - first);  // no leading zeros
-    if (out == "-0") out = "0";
-    return true;
-  }
-  // Other bases: accumulate in base 10^9 limbs (little-endian) — bounded by max_int_digits.
+// INT / LONG / GET / PUT text in compatibility mode (strict_numbers off), as CPython reads it:
+// INT tries C's strtol(s, base 0) and falls back to Python's int(s, 0) when strtol stops early or
+// overflows; LONG is int(s, 0); GET and PUT are int(s, 10). Each produces a normalised decimal
+// string, or false. Linear in the text, which check_digits has bounded.
+namespace {
+
+bool c_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+
+unsigned digit_value(char c) {
+  if (c >= '0' && c <= '9') return static_cast<unsigned>(c - '0');
+  if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') return static_cast<unsigned>((c | 0x20) - 'a' + 10);
+  return 99;
+}
+
+// Digits (already checked against `base`) to a decimal string, through base-10^9 limbs.
+std::string digits_to_decimal(std::string_view digits, unsigned base, bool negative) {
   std::vector<std::uint32_t> limbs{0};
-  bool prev_digit = false;
-  for (; i < e; ++i) {
-    const char c = s[i];
-    if (c == '_' && prev_digit && i + 1 < e) {
-      prev_digit = false;
-      continue;
-    }
-    unsigned v;
-    if (c >= '0' && c <= '9') v = static_cast<unsigned>(c - '0');
-    else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') v = static_cast<unsigned>((c | 0x20) - 'a' + 10);
-    else return false;
-    if (v >= base) return false;
-    prev_digit = true;
-    std::uint64_t carry = v;
+  for (char c : digits) {
+    std::uint64_t carry = digit_value(c);
     for (auto& limb : limbs) {
       const std::uint64_t t = std::uint64_t{limb} * base + carry;
       limb = static_cast<std::uint32_t>(t % 1000000000u);
@@ -415,17 +378,86 @@ static bool normalise_c_integer(std::string_view s, bool base_ten_only, std::str
     }
     if (carry) limbs.push_back(static_cast<std::uint32_t>(carry));
   }
-  if (!prev_digit) return false;
-  out.clear();
-  if (negative) out.push_back('-');
+  std::string out;
+  const bool zero = limbs.size() == 1 && limbs[0] == 0;
+  if (negative && !zero) out.push_back('-');
   out += std::to_string(limbs.back());
   for (std::size_t k = limbs.size() - 1; k-- > 0;) {
-    std::string part = std::to_string(limbs[k]);
+    const std::string part = std::to_string(limbs[k]);
     out.append(9 - part.size(), '0');
     out += part;
   }
+  return out;
+}
+
+// strtol(s, &end, 0) on Linux: the value when it reads all of `s` without overflow.
+bool strtol_whole(std::string_view s, std::string& out) {
+  std::size_t i = 0;
+  while (i < s.size() && c_space(s[i])) ++i;
+  bool negative = false;
+  if (i < s.size() && (s[i] == '+' || s[i] == '-')) negative = s[i++] == '-';
+  unsigned base = 10;
+  if (i < s.size() && s[i] == '0') {
+    if (i + 2 < s.size() && (s[i + 1] | 0x20) == 'x' && digit_value(s[i + 2]) < 16) base = 16, i += 2;
+    else base = 8;
+  }
+  const std::size_t first = i;
+  std::uint64_t v = 0;
+  for (; i < s.size(); ++i) {
+    const unsigned d = digit_value(s[i]);
+    if (d >= base) return false;  // strtol stops before the end
+    if (v > (std::uint64_t{1} << 63) / base) return false;  // overflow (ERANGE)
+    v = v * base + d;
+  }
+  if (i == first) return false;
+  if (v > static_cast<std::uint64_t>(INT64_MAX) + (negative ? 1 : 0)) return false;
+  out = digits_to_decimal(s.substr(first), base, negative);
   return true;
 }
+
+// Python's int(s, base) for base 0 or 10: surrounding whitespace, a sign, for base 0 a 0x/0o/0b
+// prefix (then one optional '_'), single underscores between digits; base 0 refuses leading
+// zeros in a non-zero decimal.
+bool python_int(std::string_view s, unsigned base, std::string& out) {
+  std::size_t i = 0, e = s.size();
+  while (i < e && c_space(s[i])) ++i;
+  while (e > i && c_space(s[e - 1])) --e;
+  bool negative = false;
+  if (i < e && (s[i] == '+' || s[i] == '-')) negative = s[i++] == '-';
+  bool prefixed = false;
+  if (base == 0) {
+    base = 10;
+    if (e - i >= 2 && s[i] == '0') {
+      const char x = static_cast<char>(s[i + 1] | 0x20);
+      if (x == 'x') base = 16, i += 2, prefixed = true;
+      else if (x == 'o') base = 8, i += 2, prefixed = true;
+      else if (x == 'b') base = 2, i += 2, prefixed = true;
+    }
+    if (!prefixed && i < e && s[i] == '0') {
+      // "0", "00", "0_0": zero; any other digit after a leading 0 is an error.
+      for (std::size_t k = i; k < e; ++k)
+        if (s[k] != '0' && s[k] != '_') return false;
+    }
+  }
+  if (prefixed && i < e && s[i] == '_') ++i;
+  std::string digits;
+  bool prev_digit = false;
+  for (; i < e; ++i) {
+    if (s[i] == '_') {
+      if (!prev_digit) return false;
+      prev_digit = false;
+      continue;
+    }
+    if (digit_value(s[i]) >= base) return false;
+    digits.push_back(s[i]);
+    prev_digit = true;
+  }
+  if (!prev_digit) return false;
+  out = digits_to_decimal(digits, base, negative);
+  return true;
+}
+
+}  // namespace
 
 bool machine::check_digits(std::string_view s) {
   if (s.size() > opt_.limits.max_int_digits + 1) return fail_limit(limit::max_int_digits);
@@ -440,7 +472,7 @@ bool machine::parse_index(std::string_view s, bool is_put, std::uint64_t& index)
   std::string norm;
   std::string_view digits = s;
   if (!opt_.strict_numbers) {
-    if (!normalise_c_integer(s, true, norm)) return fail(errc::bad_number, "invalid literal for int() with base 10");
+    if (!python_int(s, 10, norm)) return fail(errc::bad_number, "invalid literal for int() with base 10");
     digits = norm;
   } else if (!is_strict_decimal(s)) {
     return fail(errc::bad_number, "invalid literal for int() with base 10: '" + std::string(s.substr(0, 40)) + "'");
@@ -978,8 +1010,11 @@ bool machine::run() {
           if (!push_decimal(text)) return false;
         } else {
           std::string norm;
-          if (!normalise_c_integer(text, false, norm)) return fail(errc::bad_number, "could not convert string to int");
-          if (text.size() == 2 && (norm == "0" || norm == "1")) {  // C: any 2-char text that is 0 or 1 is a bool
+          const bool whole = strtol_whole(text, norm);
+          if (!whole && !python_int(text, 0, norm)) return fail(errc::bad_number, "could not convert string to int");
+          // C: a 2-character text that strtol reads to its end ("01", "+1", " 0"...) and that is
+          // 0 or 1 is a bool; "0 " falls back to int() and stays an int.
+          if (whole && text.size() == 2 && (norm == "0" || norm == "1")) {
             if (!(norm == "1" ? push_singleton(singleton_true, node_kind::boolean, 1)
                               : push_singleton(singleton_false, node_kind::boolean, 0))) return false;
             break;
@@ -997,7 +1032,7 @@ bool machine::run() {
           if (!push_decimal(text)) return false;
         } else {
           std::string norm;
-          if (!normalise_c_integer(text, false, norm)) return fail(errc::bad_number, "invalid literal for int() with base 0");
+          if (!python_int(text, 0, norm)) return fail(errc::bad_number, "invalid literal for int() with base 0");
           if (!push_decimal(norm)) return false;
         }
         break;

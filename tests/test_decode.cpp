@@ -474,9 +474,17 @@ TEST_CASE("strict numbers off follows C's strtol") {
   CHECK(ok("I0x10\n."s, compat).root().as_int64() == 16);
   CHECK(ok("I1_000\n."s, compat).root().as_int64() == 1000);
   CHECK(ok("I+5\n."s, compat).root().as_int64() == 5);
-  CHECK(ok("I-0_7\n."s, compat).root().as_int64() == -7);   // "-0_7": octal 7 after the leading 0
+  CHECK(bad("I-0_7\n."s, compat).code == errc::bad_number);  // strtol stops at '_'; int("-0_7", 0) refuses
   CHECK(ok("I-1_2\n."s, compat).root().as_int64() == -12);
   CHECK(ok("Np7\n0g007\n."s, compat).root().is_none());   // GET/PUT are base 10 only
+  CHECK(ok("I0x_1f\n."s, compat).root().as_int64() == 31);  // int(s, 0): '_' after the prefix
+  CHECK(ok("I0 \n."s, compat).root().kind() == kind::integer);  // strtol stops early: not a bool
+  CHECK(ok("I01\n."s, compat).root().as_bool());
+  CHECK(ok("I0_0\n."s, compat).root().as_int64() == 0);
+  CHECK(ok("I0b_1\n."s, compat).root().as_int64() == 1);
+  CHECK(ok("I 1\n."s, compat).root().as_bool());
+  CHECK(ok("I99999999999999999999\n."s, compat).root().int_decimal() == "99999999999999999999");  // strtol overflows
+  CHECK(bad("L010L\n."s, compat).code == errc::bad_number);  // LONG is int(s, 0) only
 }
 
 TEST_CASE("error text") {
