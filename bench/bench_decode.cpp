@@ -1,110 +1,50 @@
-// bench/bench_decode.cpp — times brine::decode and brine::validate on the workloads that
-// make_workloads.py wrote, after proving that the decoded documents hold exactly what CPython
-// pickled (simdjson's rule: a benchmark that does not check its result measures nothing).
+// bench/bench_decode.cpp — times brine::decode, a reused brine::decoder and brine::validate on the
+// workloads make_workloads.py wrote, beside a memcpy of the same bytes, after proving that the
+// decoded documents hold exactly what CPython pickled (simdjson's rule: a benchmark that does not
+// check its result measures nothing).
 //
 //   bench_decode [--runs N] [--only NAME] DIR
 //
-// For each workload W in DIR (W.pickle and W.facts):
-//   1. verify: decode once, and twice with a reused brine::decoder, and check each document's
-//      root kind and size, first and last elements and a checksum over every element against
-//      W.facts (make_workloads.py documents the format); validate must accept the bytes too. A
-//      failed check prints what differed and the program exits 1 without timing anything.
-//   2. time: N runs each of brine::decode, a reused brine::decoder, brine::validate and a memcpy
-//      of the pickle (the floor for any decoder that touches every byte); the wall-clock median
-//      and minimum and the thread-CPU-time median of each. The document made by a timed decode is
-//      destroyed after the clock stops, as CPython's object is in bench_cpython.py.
-//   3. memory: document::memory_bytes(), what the document keeps (the borrowed pickle is not
-//      counted).
+// For each workload W in DIR (W.pickle and W.facts; a workload of several objects has one pickle
+// per object, decoded one after the other as one operation):
+//   1. verify: decode every part once, and twice with a reused brine::decoder, and compare each
+//      document's graph digest (kinds, values, order and sharing: bench_common.hpp) with W.facts;
+//      for the five large workloads also the root's kind and size, first and last elements, a
+//      checksum over every element, and (records) the memo's sharing, element by element.
+//      validate must accept the bytes too. A failed check prints what differed and the program
+//      exits 1 without timing anything.
+//   2. time: N samples each of brine::decode, a reused brine::decoder, brine::validate and a memcpy
+//      of the pickle (the floor for any decoder that touches every byte); operations shorter than
+//      5 ms are repeated within a sample. Documents made by a timed decode are destroyed after the
+//      clock stops, as CPython's objects are in bench_cpython.py.
+//   3. memory: document::memory_bytes() (what the documents keep; the borrowed pickle is not
+//      counted) and the heap's peak growth during one decode (heap_meter.cpp).
 //
-// Output: human-readable notes, and one `result key=value ...` line per workload that run.py
-// parses (units are in the key names: _ns, _bytes).
-#include <time.h>
-
+// Output: human-readable notes, and one `result kind=decode workload=W key=value ...` line per
+// workload that run.py parses (units are in the key names: _ns, _bytes).
 #include <algorithm>
-#include <bit>
-#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <functional>
-#include <map>
-#include <span>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "bench_common.hpp"
 #include "brine/decode.hpp"
 
 namespace {
 
-using clock_type = std::chrono::steady_clock;
-
-// ---------------------------------------------------------------------------------------------
-// Inputs
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    std::fprintf(stderr, "bench_decode: cannot read %s (run make_workloads.py first)\n", path.c_str());
-    std::exit(2);
-  }
-  std::ostringstream s;
-  s << in.rdbuf();
-  return std::move(s).str();
-}
-
-// W.facts: `key=value` lines written by make_workloads.py.
-class facts {
- public:
-  explicit facts(const std::string& path) {
-    std::istringstream in(read_file(path));
-    std::string line;
-    while (std::getline(in, line)) {
-      const auto eq = line.find('=');
-      if (eq != std::string::npos) map_[line.substr(0, eq)] = line.substr(eq + 1);
-    }
-  }
-  const std::string& str(const std::string& key) const {
-    const auto it = map_.find(key);
-    if (it == map_.end()) {
-      std::fprintf(stderr, "bench_decode: facts file lacks '%s'\n", key.c_str());
-      std::exit(2);
-    }
-    return it->second;
-  }
-  std::uint64_t u64(const std::string& key) const { return std::stoull(str(key)); }
-  std::int64_t i64(const std::string& key) const { return std::stoll(str(key)); }
-  std::uint64_t bits(const std::string& key) const { return std::stoull(str(key), nullptr, 16); }
-
- private:
-  std::map<std::string, std::string> map_;
-};
-
-// zlib's CRC-32 (reflected 0xEDB88320), streaming: crc32(crc32(0, a), b) == crc32(0, a + b).
-std::uint32_t crc32_update(std::uint32_t crc, std::string_view s) {
-  static const auto table = [] {
-    std::vector<std::uint32_t> t(256);
-    for (std::uint32_t i = 0; i < 256; ++i) {
-      std::uint32_t c = i;
-      for (int k = 0; k < 8; ++k) c = (c & 1) != 0 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-      t[i] = c;
-    }
-    return t;
-  }();
-  crc = ~crc;
-  for (const char ch : s) crc = table[(crc ^ static_cast<unsigned char>(ch)) & 0xffu] ^ (crc >> 8);
-  return ~crc;
-}
+using bench::facts;
+using bench::float_bits;
 
 // Each string followed by one 0 byte, as make_workloads.py's crc().
 std::uint32_t crc_item(std::uint32_t crc, std::string_view s) {
-  return crc32_update(crc32_update(crc, s), std::string_view("\0", 1));
+  return bench::crc32_update(bench::crc32_update(crc, s), std::string_view("\0", 1));
 }
-
-std::uint64_t float_bits(double d) { return std::bit_cast<std::uint64_t>(d); }
 
 // ---------------------------------------------------------------------------------------------
 // Verification
@@ -279,181 +219,145 @@ void verify_dict(verifier& v, brine::value root, const facts& f) {
     v.equal<std::int64_t>(probe.as_int64(), f.i64("probe_value"), "find(probe_key)");
 }
 
-struct workload {
+struct deep_check {
   const char* name;
   void (*verify)(verifier&, brine::value, const facts&);
 };
 
-constexpr workload workloads[] = {
+// The element-by-element checks of the five large workloads (part 0, their only part).
+constexpr deep_check deep_checks[] = {
     {"records", verify_records}, {"ints", verify_ints}, {"floats", verify_floats},
     {"strs", verify_strs},       {"dict", verify_dict},
 };
 
-// ---------------------------------------------------------------------------------------------
-// Timing. Each run reads two clocks: the wall clock (what a caller waits) and this thread's CPU
-// clock (what the work costs, unaffected by other processes taking the CPU away; on a loaded
-// machine the two differ and the CPU figures are the fairer comparison).
-
-struct sample {
-  std::int64_t wall_ns = 0;
-  std::int64_t cpu_ns = 0;
-};
-
-struct stopwatch {
-  clock_type::time_point wall;
-  std::int64_t cpu = 0;
-};
-
-std::int64_t thread_cpu_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+void verify_document(verifier& v, const bench::workload_data& w, std::size_t part, const brine::document& doc) {
+  v.equal<int>(doc.protocol(), 5, "protocol");
+  v.check(doc.warnings().empty(), "no warnings");
+  v.equal<std::string>(bench::digest_of(doc.root()), w.f.list("digest").at(part), "graph digest of part " + std::to_string(part));
+  if (part != 0) return;
+  for (const deep_check& d : deep_checks)
+    if (w.name == d.name) d.verify(v, doc.root(), w.f);
 }
 
-stopwatch start() { return {clock_type::now(), thread_cpu_ns()}; }
-
-sample stop(const stopwatch& s) {
-  const std::int64_t cpu = thread_cpu_ns();
-  const auto wall = clock_type::now();
-  return {std::chrono::duration_cast<std::chrono::nanoseconds>(wall - s.wall).count(), cpu - s.cpu};
-}
-
-struct timing {
-  std::int64_t median_ns = 0;  // wall
-  std::int64_t min_ns = 0;     // wall
-  std::int64_t cpu_median_ns = 0;
-};
-
-std::int64_t median_of(std::vector<std::int64_t> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
-
-// `run` returns the sample of the part it timed (so setup and teardown stay outside).
-timing time_runs(int runs, const std::function<sample()>& run) {
-  std::vector<std::int64_t> wall, cpu;
-  for (int i = 0; i < runs; ++i) {
-    const sample s = run();
-    wall.push_back(s.wall_ns);
-    cpu.push_back(s.cpu_ns);
-  }
-  if (wall.empty()) return {};
-  return {median_of(wall), *std::min_element(wall.begin(), wall.end()), median_of(cpu)};
-}
-
-double ms(std::int64_t ns) { return static_cast<double>(ns) / 1e6; }
-
-[[noreturn]] void usage() {
-  std::fprintf(stderr, "usage: bench_decode [--runs N] [--only NAME] DIR\n");
-  std::exit(2);
-}
+std::span<const std::byte> as_bytes(std::string_view s) { return std::as_bytes(std::span<const char>(s.data(), s.size())); }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  int runs = 21;
-  std::string only, dir;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view a = argv[i];
-    if (a == "--runs" && i + 1 < argc) runs = std::max(1, std::atoi(argv[++i]));
-    else if (a == "--only" && i + 1 < argc) only = argv[++i];
-    else if (!a.empty() && a[0] != '-' && dir.empty()) dir = argv[i];
-    else usage();
-  }
-  if (dir.empty()) usage();
-
-  std::printf("bench_decode: %d runs per measurement; wall-clock median (min), CPU-time median\n", runs);
-  for (const workload& w : workloads) {
-    if (!only.empty() && only != w.name) continue;
-    const std::string base = dir + "/" + w.name;
-    const std::string pickle = read_file(base + ".pickle");
-    const facts f(base + ".facts");
-    const auto bytes = std::as_bytes(std::span<const char>(pickle.data(), pickle.size()));
+  const auto args = bench::parse_common(argc, argv, "bench_decode [--runs N] [--only NAME] DIR");
+  std::printf("bench_decode: %d samples per measurement; per operation: wall-clock median (min), CPU-time median\n", args.runs);
+  for (const std::string& name : bench::workload_names(args.dir)) {
+    if (!args.wants(name)) continue;
+    const bench::workload_data w(args.dir, name);
+    verifier v(name);
+    v.equal<std::uint64_t>(w.blob.size(), w.f.u64("pickle_bytes"), "pickle size");
 
     // 1. Verify what each timed entry point produces (this is also the warm-up).
-    auto doc = brine::decode(bytes);
-    if (!doc) {
-      std::printf("  FAIL %s: decode failed: %s\n", w.name, doc.error().to_string().c_str());
-      return 1;
+    std::size_t doc_bytes = 0, nodes = 0;
+    std::int64_t peak = 0;
+    {
+      const bench::heap_scope heap;
+      std::vector<brine::document> docs;
+      for (std::size_t i = 0; i < w.parts.size(); ++i) {
+        auto doc = brine::decode(as_bytes(w.parts[i]));
+        if (!doc) {
+          std::printf("  FAIL %s: decode of part %zu failed: %s\n", name.c_str(), i, doc.error().to_string().c_str());
+          return 1;
+        }
+        docs.push_back(std::move(*doc));
+      }
+      peak = heap.peak_growth();
+      for (std::size_t i = 0; i < docs.size(); ++i) {
+        verify_document(v, w, i, docs[i]);
+        doc_bytes += docs[i].memory_bytes();
+        nodes += docs[i].node_count();
+      }
     }
-    verifier v(w.name);
-    v.equal<std::uint64_t>(pickle.size(), f.u64("pickle_bytes"), "pickle size");
-    v.check(doc->warnings().empty(), "no warnings");
-    v.equal<int>(doc->protocol(), 5, "protocol");
-    w.verify(v, doc->root(), f);
-    const std::size_t doc_bytes = doc->memory_bytes();
-    const std::size_t nodes = doc->node_count();
-    doc = brine::error{};  // free it before timing
 
     // brine::decoder keeps its tables between calls: verify its second decode, the reused case.
     brine::decoder reused;
-    for (int i = 0; i < 2; ++i) {
-      auto r = reused.decode(bytes);
-      if (!r) {
-        std::printf("  FAIL %s: decoder failed: %s\n", w.name, r.error().to_string().c_str());
+    for (std::size_t i = 0; i < w.parts.size(); ++i) {
+      for (int k = 0; k < 2; ++k) {
+        auto r = reused.decode(as_bytes(w.parts[i]));
+        if (!r) {
+          std::printf("  FAIL %s: decoder failed: %s\n", name.c_str(), r.error().to_string().c_str());
+          return 1;
+        }
+        if (k == 1) verify_document(v, w, i, **r);
+      }
+      auto validated = brine::validate(as_bytes(w.parts[i]));
+      if (!validated) {
+        std::printf("  FAIL %s: validate failed: %s\n", name.c_str(), validated.error().to_string().c_str());
         return 1;
       }
-      if (i == 1) w.verify(v, (*r)->root(), f);
+      v.check(validated->warnings.empty() && validated->protocol == 5, "validate: protocol 5, no warnings");
     }
-
-    auto validated = brine::validate(bytes);
-    if (!validated) {
-      std::printf("  FAIL %s: validate failed: %s\n", w.name, validated.error().to_string().c_str());
-      return 1;
-    }
-    v.check(validated->warnings.empty() && validated->protocol == 5, "validate: protocol 5, no warnings");
     if (v.failures() != 0) {
-      std::printf("  %s: %d of %d checks failed; not timing\n", w.name, v.failures(), v.checks());
+      std::printf("  %s: %d of %d checks failed; not timing\n", name.c_str(), v.failures(), v.checks());
       return 1;
     }
-    std::printf("  verified %-8s %d checks ok, %zu nodes\n", w.name, v.checks(), nodes);
+    std::printf("  verified %-9s %d checks ok, %zu part(s), %zu nodes\n", name.c_str(), v.checks(), w.parts.size(), nodes);
 
     // 2. Time. A failure now would mean the library is not deterministic: abort.
-    const timing dec = time_runs(runs, [&] {
-      const stopwatch t = start();
-      auto r = brine::decode(bytes);
-      const sample s = stop(t);
-      if (!r) std::abort();
-      return s;  // the document is destroyed here, after the clock stopped
-    });
-    const timing reuse = time_runs(runs, [&] {
-      const stopwatch t = start();
-      auto r = reused.decode(bytes);
-      const sample s = stop(t);
-      if (!r) std::abort();
+    std::vector<std::optional<brine::result<brine::document>>> kept;
+    const bench::timing dec = bench::time_op(args.runs, [&](int reps) {
+      kept.clear();
+      kept.reserve(static_cast<std::size_t>(reps) * w.parts.size());
+      const auto t = bench::start();
+      for (int r = 0; r < reps; ++r)
+        for (const auto part : w.parts) kept.emplace_back(brine::decode(as_bytes(part)));
+      const auto s = bench::stop(t);
+      for (const auto& d : kept)
+        if (!*d) std::abort();
+      kept.clear();  // the documents are destroyed here, after the clock stopped
       return s;
     });
-    const timing val = time_runs(runs, [&] {
-      const stopwatch t = start();
-      auto r = brine::validate(bytes);
-      const sample s = stop(t);
-      if (!r) std::abort();
+    const bench::timing reuse = bench::time_op(args.runs, [&](int reps) {
+      bool ok = true;
+      const auto t = bench::start();
+      for (int r = 0; r < reps; ++r)
+        for (const auto part : w.parts) ok &= reused.decode(as_bytes(part)).has_value();
+      const auto s = bench::stop(t);
+      if (!ok) std::abort();
       return s;
     });
-    std::vector<char> copy(pickle.size());
-    const timing cpy = time_runs(runs, [&] {
-      const stopwatch t = start();
-      std::memcpy(copy.data(), pickle.data(), pickle.size());
-      asm volatile("" : : "r"(copy.data()) : "memory");  // the copy is observed
-      return stop(t);
+    const bench::timing val = bench::time_op(args.runs, [&](int reps) {
+      bool ok = true;
+      const auto t = bench::start();
+      for (int r = 0; r < reps; ++r)
+        for (const auto part : w.parts) ok &= brine::validate(as_bytes(part)).has_value();
+      const auto s = bench::stop(t);
+      if (!ok) std::abort();
+      return s;
+    });
+    std::vector<char> copy(w.blob.size());
+    const bench::timing cpy = bench::time_op(args.runs, [&](int reps) {
+      const auto t = bench::start();
+      for (int r = 0; r < reps; ++r) {
+        std::memcpy(copy.data(), w.blob.data(), w.blob.size());
+        asm volatile("" : : "r"(copy.data()) : "memory");  // the copy is observed
+      }
+      return bench::stop(t);
     });
 
-    const double mb = static_cast<double>(pickle.size()) / 1e6;
-    const double size = static_cast<double>(pickle.size());
-    std::printf("  %-8s %6.2f MB  decode %8.3f ms (min %8.3f, cpu %8.3f, %5.0f MB/s)  decoder %8.3f ms"
-                "  validate %8.3f ms  memcpy %6.3f ms  document %4.2fx pickle\n",
-                w.name, mb, ms(dec.median_ns), ms(dec.min_ns), ms(dec.cpu_median_ns), mb / (ms(dec.median_ns) / 1e3),
-                ms(reuse.median_ns), ms(val.median_ns), ms(cpy.median_ns), static_cast<double>(doc_bytes) / size);
-    std::printf("result workload=%s pickle_bytes=%zu runs=%d decode_median_ns=%lld decode_min_ns=%lld"
-                " decode_cpu_median_ns=%lld decoder_median_ns=%lld decoder_cpu_median_ns=%lld"
-                " validate_median_ns=%lld validate_cpu_median_ns=%lld memcpy_median_ns=%lld nodes=%zu"
-                " doc_bytes=%zu\n",
-                w.name, pickle.size(), runs, static_cast<long long>(dec.median_ns),
-                static_cast<long long>(dec.min_ns), static_cast<long long>(dec.cpu_median_ns),
-                static_cast<long long>(reuse.median_ns), static_cast<long long>(reuse.cpu_median_ns),
-                static_cast<long long>(val.median_ns), static_cast<long long>(val.cpu_median_ns),
-                static_cast<long long>(cpy.median_ns), nodes, doc_bytes);
-    std::fflush(stdout);
+    const double mb = static_cast<double>(w.blob.size()) / 1e6;
+    std::printf("  %-9s %8.3f MB  decode %9.4f ms (min %9.4f, cpu %9.4f, %5.0f MB/s)  decoder %9.4f ms"
+                "  validate %9.4f ms  memcpy %8.4f ms  document %4.2fx pickle\n",
+                name.c_str(), mb, bench::ms(dec.median_ns), bench::ms(dec.min_ns), bench::ms(dec.cpu_median_ns),
+                mb / (bench::ms(dec.median_ns) / 1e3), bench::ms(reuse.median_ns), bench::ms(val.median_ns),
+                bench::ms(cpy.median_ns), static_cast<double>(doc_bytes) / static_cast<double>(w.blob.size()));
+    bench::result_line("decode", name)
+        .add("pickle_bytes", static_cast<long long>(w.blob.size()))
+        .add("parts", static_cast<long long>(w.parts.size()))
+        .add("runs", args.runs)
+        .add("decode", dec)
+        .add("decoder", reuse)
+        .add("validate", val)
+        .add("memcpy", cpy)
+        .add("nodes", static_cast<long long>(nodes))
+        .add("doc_bytes", static_cast<long long>(doc_bytes))
+        .add("peak_bytes", bench::heap::available() ? peak : -1)
+        .print();
   }
   return 0;
 }

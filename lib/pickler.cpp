@@ -4,7 +4,14 @@
 // Objects CPython creates while pickling (the `builtins.set` class and the list it passes to
 // set() below protocol 4, the latin-1 str of protocol-2 bytes, ...) live in an overlay of extra
 // nodes whose ids follow the document's, so one save() path handles both.
+//
+// Speed: items of a list, tuple, dict or set that need no task of their own (scalars, strs and
+// bytes, memo fetches) are written in a loop over the container's items (save_leaf), without a
+// trip through the task stack; containers and recorded objects go through it. The output buffer
+// is sized from the original pickle's length when the root of a decoded document is encoded.
 #include <algorithm>
+#include <array>
+#include <bit>
 #include <cstring>
 #include <map>
 #include <string>
@@ -38,8 +45,8 @@ enum class task : std::uint8_t {
 struct work {
   task kind;
   std::uint32_t a;
-  std::uint64_t b = 0;
-  std::uint64_t c = 0;
+  std::uint32_t b = 0;  // indices and counts fit: containers hold at most 2^32-1 ids
+  std::uint32_t c = 0;
 };
 
 class pickler {
@@ -52,12 +59,17 @@ class pickler {
       return fail(err, 0, "pickle protocol must be <= 5");
     proto_ = opt_.protocol;
     memo_.assign(base_, 0);
+    singleton_memo_.fill(0);
+    todo_.reserve(64);
+    // Re-encoding a decoded document gives about as many bytes as it was decoded from.
+    if (self_->root().valid() && self_->root().id() == root && self_->stop_offset() != 0)
+      w_.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(self_->stop_offset() + 64, std::uint64_t{1} << 40)));
     if (proto_ >= 2) {
       const std::uint8_t p = static_cast<std::uint8_t>(proto_);
       w_.op_arg(op::PROTO, &p, 1);
       if (proto_ >= 4) w_.start_framing();
     }
-    todo_.push_back({task::save, root});
+    push(task::save, root);
     while (!todo_.empty()) {
       const work t = todo_.back();
       todo_.pop_back();
@@ -154,7 +166,9 @@ class pickler {
   void write_get(std::uint64_t index) { emit_get(w_, proto_, index); }
   void memo_get(std::uint32_t id) { write_get(memo_[id] - 1); }
 
-  void push(task k, std::uint32_t a, std::uint64_t b = 0, std::uint64_t c = 0) { todo_.push_back({k, a, b, c}); }
+  void push(task k, std::uint32_t a, std::size_t b = 0, std::size_t c = 0) {
+    todo_.push_back({k, a, static_cast<std::uint32_t>(b), static_cast<std::uint32_t>(c)});
+  }
   void push_save(std::uint32_t id) { push(task::save, id); }
   // Saves items [from, to) of container `id`, in order, then whatever was pushed before.
   void push_save_range(std::uint32_t id, std::size_t from, std::size_t to) {
@@ -250,26 +264,376 @@ class pickler {
     for (std::byte b : data) append_code_point(static_cast<char32_t>(b), out);
   }
 
-  std::string singleton_key(std::uint32_t id) const {
-    const std::string_view s = text(id);
-    if (s.empty()) return std::string(1, '\0');
+  // CPython keeps one object for '' and for each 1-character latin-1 str: the slot of such a str
+  // in singleton_memo_, or -1. (Under the 3.11 profile the strs its pickler makes itself are
+  // separate objects from equal strs in the data: their own slots.)
+  int singleton_slot(std::uint32_t id, std::string_view s) const {
+    if (s.empty()) return 512;
+    if (s.size() > 2) return -1;
     std::size_t i = 0;
     const char32_t cp = next_code_point(s, i);
-    if (i != s.size() || cp >= 0x100) return {};
+    if (i != s.size() || cp >= 0x100) return -1;
     const bool separate = opt_.profile == cpython_profile::cpython_3_11 && id >= base_;
-    return std::string(1, separate ? '\2' : '\1') + std::string(s);
+    return static_cast<int>(cp) + (separate ? 256 : 0);
+  }
+
+  // save() for a str node: the singleton rule, the memo, or SHORT_BINUNICODE and friends.
+  bool save_str_node(std::uint32_t id) {
+    const std::string_view s = text(id);
+    if (s.size() <= 2) [[unlikely]] {
+      if (const int slot = singleton_slot(id, s); slot >= 0) {
+        if (const std::uint64_t m = singleton_memo_[static_cast<std::size_t>(slot)]; m != 0) {
+          write_get(m - 1);
+          return true;
+        }
+        if (!memoized(id)) {
+          singleton_memo_[static_cast<std::size_t>(slot)] = memo_count_ + 1;
+          return save_str(id);
+        }
+      }
+    }
+    if (memoized(id)) {
+      memo_get(id);
+      return true;
+    }
+    return save_str(id);
+  }
+
+  // ---- the fast path: runs of leaves, written with the writer's cursor in locals.
+  //
+  // A "simple leaf" is what save() writes in one go without the singleton rule: None, bools and
+  // ints and floats in their binary forms, strs of 3 to 255 UTF-8 bytes at protocol 4 and up
+  // (SHORT_BINUNICODE + MEMOIZE), and memo fetches of anything but globals (memoized by name).
+
+  // What the fast path reads for every item, copied into locals for the length of a run: the
+  // output's char stores may alias any member, which the compiler would otherwise reload after
+  // each of them. The memo table does not move during a run (only overlay nodes grow it, and they
+  // are made outside); `count` is memo_count_'s value, written back before any other call.
+  struct fast_state {
+    const node* nodes;
+    std::uint32_t base;
+    std::uint32_t* memo;
+    std::uint64_t count;
+    int proto;
+  };
+  fast_state fast_begin() { return {doc_.nodes.data(), base_, memo_.data(), memo_count_, proto_}; }
+  [[gnu::always_inline]] const node& fast_node(const fast_state& fs, std::uint32_t id) const {
+    return id < fs.base ? fs.nodes[id] : ov_.nodes[id - fs.base];
+  }
+
+  // opcode_boundary() where save() would call it, and 16 bytes of room; false on an error (err_ set).
+  [[gnu::always_inline]] bool raw_boundary(writer::raw_state& r) {
+    if (r.pos >= r.frame_limit) [[unlikely]] {
+      w_.raw_end(r);
+      if (!w_.opcode_boundary()) return io_fail();
+      r = w_.raw_begin();
+    }
+    if (r.cap - r.pos < 16) [[unlikely]]
+      r = w_.raw_grow(r, 16);
+    return true;
+  }
+
+  // With Write, writes node `id` at r.pos if it is a simple leaf (the caller made 16 bytes of room);
+  // without, only answers. False, having written nothing, for anything else.
+  template <bool Write>
+  [[gnu::always_inline]] bool simple_leaf(std::uint32_t id, writer::raw_state& r, fast_state& fs) {
+    const node& n = fast_node(fs, id);
+    char* at = r.base + r.pos;
+    switch (n.kind()) {
+      case node_kind::none:
+        if constexpr (Write) {
+          *at = static_cast<char>(op::NONE);
+          r.pos += 1;
+        }
+        return true;
+      case node_kind::boolean:
+        if (fs.proto < 2) return false;
+        if constexpr (Write) {
+          *at = static_cast<char>(n.i != 0 ? op::NEWTRUE : op::NEWFALSE);
+          r.pos += 1;
+        }
+        return true;
+      case node_kind::float64:
+        if constexpr (Write) {
+          at[0] = static_cast<char>(op::BINFLOAT);
+          const std::uint64_t be = __builtin_bswap64(std::bit_cast<std::uint64_t>(n.f));
+          std::memcpy(at + 1, &be, 8);
+          r.pos += 9;
+        }
+        return true;
+      case node_kind::int64: {
+        const auto u = static_cast<std::uint64_t>(n.i);
+        if (u <= 0xff) {
+          if constexpr (Write) {
+            at[0] = static_cast<char>(op::BININT1);
+            at[1] = static_cast<char>(u);
+            r.pos += 2;
+          }
+          return true;
+        }
+        if (n.i >= INT32_MIN && n.i <= INT32_MAX) {
+          if constexpr (Write) {
+            if (u <= 0xffff) {
+              at[0] = static_cast<char>(op::BININT2);
+              const auto h = static_cast<std::uint16_t>(u);
+              std::memcpy(at + 1, &h, 2);
+              r.pos += 3;
+            } else {
+              at[0] = static_cast<char>(op::BININT);
+              const auto v = static_cast<std::int32_t>(n.i);
+              std::memcpy(at + 1, &v, 4);
+              r.pos += 5;
+            }
+          }
+          return true;
+        }
+        if (fs.proto < 2) return false;  // LONG text
+        if constexpr (Write) {
+          // LONG1 with the minimal two's complement (emit_int's rule).
+          const std::uint64_t magnitude = n.i < 0 ? ~u : u;
+          const auto bytes = static_cast<std::size_t>((64 - std::countl_zero(magnitude) + 1 + 7) / 8);
+          at[0] = static_cast<char>(op::LONG1);
+          at[1] = static_cast<char>(bytes);
+          std::memcpy(at + 2, &u, 8);
+          r.pos += 2 + bytes;
+        }
+        return true;
+      }
+      case node_kind::str: {
+        const std::size_t len = n.length();
+        // '' and 1-character latin-1 strs (one code point below U+0100): save_str_node's rule.
+        if (len == 0 || (len == 1 && n.p[0] < 0x80) || (len == 2 && (n.p[0] == 0xc2 || n.p[0] == 0xc3))) return false;
+        if (fs.memo[id] != 0) break;
+        if (fs.proto < 4 || len > 0xff) return false;
+        if constexpr (Write) {
+          if (r.cap - r.pos < len + 3) r = w_.raw_grow(r, len + 3);
+          at = r.base + r.pos;
+          at[0] = static_cast<char>(op::SHORT_BINUNICODE);
+          at[1] = static_cast<char>(len);
+          copy_small(at + 2, n.p, len);
+          at[2 + len] = static_cast<char>(op::MEMOIZE);
+          r.pos += len + 3;
+          fs.memo[id] = static_cast<std::uint32_t>(++fs.count);
+        }
+        return true;
+      }
+      case node_kind::global:
+        return false;
+      default:
+        if (fs.memo[id] == 0) return false;
+        break;
+    }
+    if constexpr (Write) {  // a memo fetch
+      const std::uint64_t index = fs.memo[id] - 1;
+      if (index < 256) {
+        at[0] = static_cast<char>(op::BINGET);
+        at[1] = static_cast<char>(index);
+        r.pos += 2;
+      } else {
+        at[0] = static_cast<char>(op::LONG_BINGET);
+        const auto v = static_cast<std::uint32_t>(index);
+        std::memcpy(at + 1, &v, 4);
+        r.pos += 5;
+      }
+    }
+    return true;
+  }
+
+  // memo_put() at `at` (5 bytes of room); returns the bytes written.
+  [[gnu::always_inline]] std::size_t raw_put(std::uint32_t id, char* at, fast_state& fs) {
+    const std::uint64_t index = fs.count++;
+    fs.memo[id] = static_cast<std::uint32_t>(index + 1);
+    if (fs.proto >= 4) {
+      *at = static_cast<char>(op::MEMOIZE);
+      return 1;
+    }
+    if (index < 256) {
+      at[0] = static_cast<char>(op::BINPUT);
+      at[1] = static_cast<char>(index);
+      return 2;
+    }
+    at[0] = static_cast<char>(op::LONG_BINPUT);
+    const auto v = static_cast<std::uint32_t>(index);
+    std::memcpy(at + 1, &v, 4);
+    return 5;
+  }
+
+  // save_range: items [from, end) of container `owner`. Simple leaves are written in a loop, and
+  // lists, dicts and tuples that fit one batch are opened in place and walked the same way, up to
+  // `max_inline` deep (a small local stack, whatever the data's depth). The first item that is
+  // neither (or a container too deep) turns the open containers back into tasks: what is left of
+  // each and its closing opcode, then save() of that item.
+  static constexpr std::size_t max_inline = 8;
+  struct inline_frame {
+    std::uint32_t id;
+    const std::uint32_t* items;
+    std::size_t next;
+    std::size_t end;
+    std::uint8_t closing;  // APPENDS / APPEND / SETITEMS / SETITEM, or 0 for a tuple (tuple_end)
+    bool marked;           // a tuple opened with MARK
+  };
+
+  bool run_range(std::uint32_t owner, std::size_t from, const std::size_t end) {
+    const auto owner_items = items(owner);
+    if (proto_ < 1) {
+      std::size_t i = from;
+      for (bool ok = true; i < end && save_leaf(owner_items[i], ok); ++i)
+        if (!ok) return false;
+      if (i == end) return true;
+      if (i + 1 < end) push(task::save_range, owner, i + 1, end);
+      return save(owner_items[i]);
+    }
+    fast_state fs = fast_begin();
+    inline_frame frames[max_inline];
+    std::size_t depth = 0;
+    frames[0] = {owner, owner_items.data(), from, end, 0, false};
+    // The open container's position in locals (the frames array is memory that the output's char
+    // stores could alias).
+    const std::uint32_t* its = owner_items.data();
+    std::size_t next = from, stop = end;
+    writer::raw_state r = w_.raw_begin();
+    for (;;) {
+      if (next == stop) {
+        if (depth == 0) break;
+        // The container's closing opcode (one batch: the whole container).
+        const inline_frame& f = frames[depth];
+        if (r.cap - r.pos < 16) r = w_.raw_grow(r, 16);
+        if (f.closing != 0) {
+          r.base[r.pos++] = static_cast<char>(f.closing);
+        } else if (fs.memo[f.id] == 0) {
+          r.base[r.pos] = static_cast<char>(f.marked ? op::TUPLE : op::TUPLE1 + f.end - 1);
+          r.pos += 1 + raw_put(f.id, r.base + r.pos + 1, fs);
+        } else {  // a recursive tuple: tuple_end's POPs and fetch
+          w_.raw_end(r);
+          memo_count_ = fs.count;
+          if (!tuple_end(f.id, f.end, f.marked)) return false;
+          fs.count = memo_count_;
+          r = w_.raw_begin();
+        }
+        --depth;
+        its = frames[depth].items;
+        next = frames[depth].next;
+        stop = frames[depth].end;
+        continue;
+      }
+      const std::uint32_t id = its[next];
+      if (!raw_boundary(r)) return false;
+      if (simple_leaf<true>(id, r, fs)) {
+        ++next;
+        continue;
+      }
+      if (depth + 1 < max_inline) {
+        inline_frame& child = frames[depth + 1];
+        if (std::size_t wrote = 0; open_inline(id, r.base + r.pos, child, wrote, fs)) {
+          r.pos += wrote;
+          ++next;
+          if (child.end != 0) {
+            frames[depth].next = next;
+            ++depth;
+            its = child.items;
+            next = 0;
+            stop = child.end;
+          }
+          continue;
+        }
+      }
+      // Back to tasks: the rest of every open container, outermost first, then this item.
+      w_.raw_end(r);
+      memo_count_ = fs.count;
+      frames[depth].next = next;
+      for (std::size_t d = 0; d <= depth; ++d) {
+        const inline_frame& g = frames[d];
+        if (d > 0) {
+          if (g.closing != 0) push(task::write_op, 0, g.closing);
+          else push(task::tuple_end, g.id, g.end, g.marked ? 1 : 0);
+        }
+        push_save_range(g.id, d == depth ? g.next + 1 : g.next, g.end);
+      }
+      return save(id);
+    }
+    w_.raw_end(r);
+    memo_count_ = fs.count;
+    return true;
+  }
+
+  // Opens an unmemoized list, dict or tuple that fits one batch: writes at `at` (16 bytes of room)
+  // what save() writes before its items, fills `f` (f.end == 0: nothing more to write) and sets
+  // `wrote`. False, having written nothing, for anything else. The caller did the boundary check.
+  [[gnu::always_inline]] bool open_inline(std::uint32_t id, char* at, inline_frame& f, std::size_t& wrote, fast_state& fs) {
+    const node_kind k = fast_node(fs, id).kind();
+    if (k != node_kind::list && k != node_kind::dict && k != node_kind::tuple) return false;
+    const auto its = items(id);
+    const std::size_t cnt = its.size();
+    if (cnt >= batch_size) return false;  // several batches (a dict counts keys and values)
+    if (k == node_kind::tuple) {
+      if (cnt == 0) {
+        *at = static_cast<char>(op::EMPTY_TUPLE);  // never memoized
+        f.end = 0;
+        wrote = 1;
+        return true;
+      }
+      const bool marked = cnt > 3 || fs.proto < 2;
+      if (marked) *at = static_cast<char>(op::MARK);
+      f = {id, its.data(), 0, cnt, 0, marked};
+      wrote = marked ? 1 : 0;
+      return true;
+    }
+    if (harmonized()) return false;  // the 3.15 batches: list_batch / dict_batch
+    const bool list = k == node_kind::list;
+    *at = static_cast<char>(list ? op::EMPTY_LIST : op::EMPTY_DICT);
+    std::size_t n = 1 + raw_put(id, at + 1, fs);
+    if (cnt == 0) {
+      f.end = 0;
+      wrote = n;
+      return true;
+    }
+    const bool single = cnt == (list ? 1u : 2u);  // one item: APPEND / SETITEM without a MARK
+    if (!single) at[n++] = static_cast<char>(op::MARK);
+    f = {id, its.data(), 0, cnt,
+         static_cast<std::uint8_t>(list ? (single ? op::APPEND : op::APPENDS) : (single ? op::SETITEM : op::SETITEMS)), false};
+    wrote = n;
+    return true;
+  }
+
+  // save() for nodes that need no task: scalars, strs, memo fetches. Returns false, having written
+  // nothing, for any other node; `ok` turns false on an error (err_ set).
+  [[gnu::always_inline]] bool save_leaf(std::uint32_t id, bool& ok) {
+    const node& n = nd(id);
+    switch (n.kind()) {
+      case node_kind::none:
+        ok = w_.opcode_boundary() || io_fail();
+        w_.op(op::NONE);
+        return true;
+      case node_kind::boolean:
+        ok = w_.opcode_boundary() || io_fail();
+        emit_bool(w_, proto_, n.i != 0);
+        return true;
+      case node_kind::int64:
+        ok = w_.opcode_boundary() || io_fail();
+        emit_int(w_, proto_, n.i);
+        return true;
+      case node_kind::float64:
+        ok = w_.opcode_boundary() || io_fail();
+        emit_float(w_, proto_, n.f);
+        return true;
+      case node_kind::str:
+        ok = (w_.opcode_boundary() || io_fail()) && save_str_node(id);
+        return true;
+      case node_kind::global:
+        return false;  // memoized by name
+      default:
+        if (!memoized(id)) return false;
+        ok = w_.opcode_boundary() || io_fail();
+        memo_get(id);
+        return true;
+    }
   }
 
   // ---- the dispatch of save()
   bool step(const work& t) {
     switch (t.kind) {
       case task::save: return save(t.a);
-      case task::save_range: {
-        const auto its = items(t.a);
-        const std::size_t i = static_cast<std::size_t>(t.b);
-        if (i + 1 < t.c) push(task::save_range, t.a, i + 1, t.c);
-        return save(its[i]);
-      }
+      case task::save_range: return run_range(t.a, t.b, t.c);
       case task::write_op: w_.op(static_cast<std::uint8_t>(t.b)); return true;
       case task::tuple_end: return tuple_end(t.a, static_cast<std::size_t>(t.b), t.c != 0);
       case task::list_batch: return list_batch(t.a, static_cast<std::size_t>(t.b));
@@ -345,21 +709,10 @@ class pickler {
     }
     // Memo lookup: everything below is memoized on first write (but the empty tuple and
     // out-of-band buffers, which never enter the memo).
-    if (n.kind() == node_kind::str) {
-      // CPython keeps one object for '' and for each 1-character latin-1 str (its own strings
-      // and those made while pickling, e.g. bytes' latin-1 text below protocol 3): one memo
-      // entry per value, whichever node holds it.
-      if (const std::string key = singleton_key(id); !key.empty()) {
-        if (const auto it = singleton_memo_.find(key); it != singleton_memo_.end()) {
-          write_get(it->second);
-          return true;
-        }
-        if (!memoized(id)) {
-          singleton_memo_.emplace(key, memo_count_);
-          return save_str(id);
-        }
-      }
-    }
+    // CPython keeps one object for '' and for each 1-character latin-1 str (its own strings and
+    // those made while pickling, e.g. bytes' latin-1 text below protocol 3): one memo entry per
+    // value, whichever node holds it.
+    if (n.kind() == node_kind::str) return save_str_node(id);
     if (n.kind() == node_kind::global) {
       if (const std::uint32_t m = global_memo_find(id)) {
         write_get(m - 1);
@@ -370,7 +723,6 @@ class pickler {
       return true;
     }
     switch (n.kind()) {
-      case node_kind::str: return save_str(id);
       case node_kind::bytes:
         if (proto_ >= 3) return save_bytes_opcodes(id, data_of(id));
         bytes_below_3(id, data_of(id));
@@ -397,8 +749,7 @@ class pickler {
           w_.write(hdr, 2);
         }
         memo_put(id);
-        if (!items(id).empty()) push(task::list_batch, id, 0);
-        return true;
+        return items(id).empty() || list_batch(id, 0);
       }
       case node_kind::dict: {
         if (proto_ >= 1) {
@@ -408,8 +759,7 @@ class pickler {
           w_.write(hdr, 2);
         }
         memo_put(id);
-        if (!items(id).empty()) push(task::dict_batch, id, 0);
-        return true;
+        return items(id).empty() || dict_batch(id, 0);
       }
       case node_kind::set: {
         if (proto_ < 4) {
@@ -419,8 +769,7 @@ class pickler {
         }
         w_.op(op::EMPTY_SET);
         memo_put(id);
-        if (!items(id).empty()) push(task::set_batch, id, 0);
-        return true;
+        return items(id).empty() || set_batch(id, 0);
       }
       case node_kind::frozenset: {
         if (proto_ < 4) {
@@ -730,8 +1079,8 @@ class pickler {
   std::map<std::string, std::uint32_t> global_memo_;
   std::map<std::string, std::uint32_t> overlay_globals_;
   std::map<std::string, std::uint32_t> shared_;
-  std::map<std::string, std::uint64_t> singleton_memo_;  // '' and 1-char latin-1 strs -> memo index
-  std::vector<work> todo_;
+  std::array<std::uint64_t, 513> singleton_memo_{};  // singleton_slot -> memo index + 1
+  pod_vector<work> todo_;
   brine::error err_;
 };
 

@@ -1,7 +1,14 @@
 // lib/typed_encoder.cpp — the non-template part of brine/convert.hpp: CPython's save rules for
 // values that exist only as C++ objects (no document, no identity to track beyond globals).
-#include <map>
+//
+// Speed: the templates of convert.hpp call these once or twice per element, so each is a few
+// stores through writer.hpp's inline primitives; the objects CPython shares (globals, module
+// names, singleton strs, codecs' fetch_shared keys) are found in one small open-addressing table
+// (a lookup allocates nothing).
+#include <cstring>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "brine/convert.hpp"
 #include "compat_tables.hpp"
@@ -11,6 +18,99 @@
 namespace brine {
 namespace detail {
 
+// Namespaces of the shared-object table: one byte before the key.
+enum shared_space : char {
+  space_constant = '\x01',   // 'latin1' and other interned constants the pickler itself writes
+  space_singleton = '\x02',  // singleton_str texts
+  space_module = '\x03',     // module names of STACK_GLOBAL
+  space_user = '\x04',       // fetch_shared / remember_shared keys
+  space_global = '\x05',     // module '\n' qualname of GLOBAL / STACK_GLOBAL
+};
+
+// The objects CPython shares, by (namespace, key) -> memo index: open addressing with linear
+// probing over a power-of-two table, keys stored once in one string. A lookup hashes the key with a
+// few multiplications (keys are short: names, words, codecs' ids) and compares it with memcmp.
+class shared_table {
+ public:
+  const std::uint64_t* find(char space, std::string_view key) const {
+    if (count_ == 0) return nullptr;
+    const std::uint64_t h = hash(space, key);
+    for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
+      const slot& s = slots_[i];
+      if (s.len == empty) return nullptr;
+      if (s.hash == h && s.len == key.size() + 1 && keys_[s.off] == space && same(keys_.data() + s.off + 1, key))
+        return &s.value;
+    }
+  }
+  void set(char space, std::string_view key, std::uint64_t value) {
+    if (std::uint64_t* v = const_cast<std::uint64_t*>(find(space, key))) {
+      *v = value;
+      return;
+    }
+    if (2 * (count_ + 1) > slots_.size()) rehash(slots_.empty() ? 64 : 2 * slots_.size());
+    slot s{hash(space, key), keys_.size(), static_cast<std::uint32_t>(key.size() + 1), value};
+    keys_ += space;
+    keys_ += key;
+    insert(s);
+    ++count_;
+  }
+
+ private:
+  static constexpr std::uint32_t empty = 0;  // every key has its namespace byte: len >= 1
+  struct slot {
+    std::uint64_t hash = 0;
+    std::size_t off = 0;
+    std::uint32_t len = empty;
+    std::uint64_t value = 0;
+  };
+  static std::uint64_t hash(char space, std::string_view key) {
+    std::uint64_t h = (key.size() + static_cast<unsigned char>(space)) * 0x9E3779B97F4A7C15ull;
+    const char* p = key.data();
+    std::size_t n = key.size();
+    for (; n >= 8; p += 8, n -= 8) {
+      std::uint64_t w;
+      std::memcpy(&w, p, 8);
+      h = (h ^ w) * 0xBF58476D1CE4E5B9ull;
+      h ^= h >> 31;
+    }
+    if (n != 0) h = (h ^ short_word(p, n)) * 0x94D049BB133111EBull;
+    return h ^ (h >> 29);
+  }
+  // 1 to 8 bytes as one word, by loads that stay inside them (overlapping when n is not a power
+  // of two): equal words for equal bytes, and every byte counts.
+  static std::uint64_t short_word(const char* p, std::size_t n) {
+    if (n >= 4) {
+      std::uint32_t a, b;
+      std::memcpy(&a, p, 4);
+      std::memcpy(&b, p + n - 4, 4);
+      return (std::uint64_t{a} << 32) | b;
+    }
+    const auto byte = [&](std::size_t i) { return std::uint64_t{static_cast<unsigned char>(p[i])}; };
+    return (byte(0) << 16) | (byte(n >> 1) << 8) | byte(n - 1);
+  }
+  static bool same(const char* stored, std::string_view key) {
+    const std::size_t n = key.size();
+    if (n > 8) return std::memcmp(stored, key.data(), n) == 0;
+    return n == 0 || short_word(stored, n) == short_word(key.data(), n);
+  }
+  void insert(const slot& s) {
+    std::size_t i = s.hash & mask_;
+    while (slots_[i].len != empty) i = (i + 1) & mask_;
+    slots_[i] = s;
+  }
+  void rehash(std::size_t size) {
+    std::vector<slot> old = std::move(slots_);
+    slots_.assign(size, slot{});
+    mask_ = size - 1;
+    for (const slot& s : old)
+      if (s.len != empty) insert(s);
+  }
+  std::vector<slot> slots_;
+  std::size_t mask_ = 0;
+  std::size_t count_ = 0;
+  std::string keys_;
+};
+
 class typed_writer {
  public:
   explicit typed_writer(const encode_options& opt) : opt_(opt), w_(nullptr) {}
@@ -18,17 +118,43 @@ class typed_writer {
   const encode_options& opt_;
   writer w_;
   std::uint64_t memo_count = 0;
-  std::map<std::string, std::uint64_t> globals;
   brine::error err;
   bool failed = false;
 
-  void memo_put() { emit_put(w_, opt_.protocol, memo_count++); }
+  [[gnu::always_inline]] void memo_put() { emit_put(w_, opt_.protocol, memo_count++); }
+
+  // The output's size is unknown up front; growing the buffer by doubling copies it and, for large
+  // outputs, faults in fresh pages at every step. So the first container of more than one batch
+  // is watched: once its first batch is written, the buffer is sized for all its batches alike.
+  void watch(std::size_t n) {
+    if (hint_n_ == 0 && n > batch_size) {
+      hint_n_ = n;
+      hint_start_ = w_.size();
+    }
+  }
+  void batch_written(std::size_t n, std::size_t from, std::size_t end) {
+    if (hint_n_ != n || from != 0 || end == 0 || hint_done_) return;
+    hint_done_ = true;
+    const std::size_t per_batch = w_.size() - hint_start_;
+    const std::size_t batches = (n + end - 1) / end;
+    if (per_batch < (std::size_t{1} << 40) / batches) w_.reserve(hint_start_ + per_batch * batches + per_batch / 16 + 64);
+  }
+
+  /// The memo index of the shared object `key` in `space`, or null.
+  const std::uint64_t* find_shared(shared_space space, std::string_view key) const { return shared_.find(space, key); }
+  void set_shared(shared_space space, std::string_view key, std::uint64_t index) { shared_.set(space, key, index); }
   void fail(std::string message) {
     if (failed) return;
     failed = true;
     err.code = errc::bad_argument;
     err.message = std::move(message);
   }
+
+ private:
+  shared_table shared_;
+  std::size_t hint_n_ = 0;      // items of the watched container (0: none yet)
+  std::size_t hint_start_ = 0;  // where its items began
+  bool hint_done_ = false;
 };
 
 result<std::string> run_typed(const encode_options& options, void (*fn)(typed_encoder&, const void*), const void* arg) {
@@ -110,19 +236,29 @@ void typed_encoder::str(std::string_view utf8) {
 }
 
 // A str CPython holds as one shared object (interned constants, 1-character latin-1 strs): written
-// once, fetched from the memo after. An empty key means an ordinary fresh str.
+// once, fetched from the memo after. `key` is a shared_space byte and the text; an empty key means
+// an ordinary fresh str.
 void typed_encoder::shared_str(const std::string& key, std::string_view text) {
   if (!key.empty()) {
-    if (const auto it = w_.globals.find(key); it != w_.globals.end()) {
-      detail::emit_get(w_.w_, protocol(), it->second);
+    const auto space = static_cast<detail::shared_space>(key[0]);
+    const std::string_view name = std::string_view(key).substr(1);
+    if (const std::uint64_t* m = w_.find_shared(space, name)) {
+      detail::emit_get(w_.w_, protocol(), *m);
       return;
     }
-    w_.globals.emplace(key, w_.memo_count);
+    w_.set_shared(space, name, w_.memo_count);
   }
   str(text);
 }
 
-void typed_encoder::singleton_str(std::string_view utf8) { shared_str("\x02" + std::string(utf8), utf8); }
+void typed_encoder::singleton_str(std::string_view utf8) {
+  if (const std::uint64_t* m = w_.find_shared(detail::space_singleton, utf8)) {
+    detail::emit_get(w_.w_, protocol(), *m);
+    return;
+  }
+  w_.set_shared(detail::space_singleton, utf8, w_.memo_count);
+  str(utf8);
+}
 
 void typed_encoder::bytes(std::span<const std::byte> data) {
   if (protocol() < 3) {
@@ -186,8 +322,8 @@ void typed_encoder::global(std::string_view module, std::string_view qualname) {
   std::string key(module);
   key += '\n';
   key += qualname;
-  if (const auto it = w_.globals.find(key); it != w_.globals.end()) {
-    detail::emit_get(w_.w_, protocol(), it->second);
+  if (const std::uint64_t* m = w_.find_shared(detail::space_global, key)) {
+    detail::emit_get(w_.w_, protocol(), *m);
     return;
   }
   if (protocol() >= 4) {
@@ -210,11 +346,12 @@ void typed_encoder::global(std::string_view module, std::string_view qualname) {
     const std::string line = "c" + m + "\n" + n + "\n";
     w_.w_.write(line.data(), line.size());
   }
-  w_.globals.emplace(std::move(key), w_.memo_count);
+  w_.set_shared(detail::space_global, key, w_.memo_count);
   w_.memo_put();
 }
 
-void typed_encoder::begin_list(std::size_t) {
+void typed_encoder::begin_list(std::size_t n) {
+  w_.watch(n);
   if (protocol() >= 1) {
     w_.w_.op(op::EMPTY_LIST);
   } else {
@@ -244,7 +381,8 @@ void typed_encoder::end_tuple(std::size_t n) {
   w_.memo_put();
 }
 
-void typed_encoder::begin_dict(std::size_t) {
+void typed_encoder::begin_dict(std::size_t n) {
+  w_.watch(n);
   if (protocol() >= 1) {
     w_.w_.op(op::EMPTY_DICT);
   } else {
@@ -257,6 +395,7 @@ void typed_encoder::end_dict(std::size_t) {}
 
 // Below protocol 4 a set is REDUCE(builtins.set, (list,)): the items go through list batching.
 void typed_encoder::begin_set(std::size_t n) {
+  w_.watch(n);
   if (protocol() >= 4) {
     w_.w_.op(op::EMPTY_SET);
     w_.memo_put();
@@ -288,14 +427,14 @@ void typed_encoder::newobj_done() {
 void typed_encoder::fail(std::string message) { w_.fail(std::move(message)); }
 
 bool typed_encoder::fetch_shared(std::string_view key) {
-  const auto it = w_.globals.find("\x04" + std::string(key));
-  if (it == w_.globals.end()) return false;
-  detail::emit_get(w_.w_, protocol(), it->second);
+  const std::uint64_t* m = w_.find_shared(detail::space_user, key);
+  if (m == nullptr) return false;
+  detail::emit_get(w_.w_, protocol(), *m);
   return true;
 }
 void typed_encoder::remember_shared(std::string_view key) {
   BRINE_ASSERT(w_.memo_count > 0);
-  w_.globals.insert_or_assign("\x04" + std::string(key), w_.memo_count - 1);
+  w_.set_shared(detail::space_user, key, w_.memo_count - 1);
 }
 
 // The batching of batch_list_exact / batch_dict_exact / save_set, and the 3.15 harmonized rules.
@@ -321,6 +460,7 @@ void typed_encoder::batch_open(std::size_t n, std::size_t from, int container) {
 }
 
 void typed_encoder::batch_close(std::size_t n, std::size_t from, std::size_t end, int container) {
+  w_.batch_written(n, from, end);
   if (container == set_batches && protocol() < 4) container = list_batches;
   const bool harmonized = w_.opt_.profile == cpython_profile::cpython_3_15;
   const bool single = protocol() == 0 || (n == 1 && container != set_batches) ||

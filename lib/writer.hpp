@@ -1,8 +1,19 @@
 // lib/writer.hpp — the pickler's output buffer with CPython's framing (_Pickler_Write,
 // _Pickler_CommitFrame, _Pickler_OpcodeBoundary, _Pickler_write_bytes), shared by the document
-// encoder (pickler.cpp) and the typed encoder (typed_encoder.cpp).
+// encoder (pickler.cpp) and the typed encoder (typed_encoder.cpp), and the opcode primitives both
+// write with.
+//
+// Speed: the encoders call these once or twice per Python object, so the common paths are inline
+// and write through a raw cursor: one capacity check per opcode, then plain stores. The buffer is
+// a std::string whose size is its room (grown geometrically, zero-filled by resize); bytes before
+// the cursor are the output, and finish() trims the string to them, so the result is handed over
+// without a copy. reserve() sizes it up front when the caller can estimate the output. Payloads
+// of 64 KiB and more are appended to the string rather than copied into zero-filled room, so a
+// large bytes object costs one copy.
 #pragma once
 
+#include <algorithm>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -19,102 +30,321 @@ constexpr std::size_t frame_size_target = 65536;  // FRAME_SIZE_TARGET
 constexpr std::size_t frame_size_min = 4;          // FRAME_SIZE_MIN (bpo-32503)
 constexpr std::size_t batch_size = 1000;           // BATCHSIZE
 constexpr std::size_t no_frame = static_cast<std::size_t>(-1);
+constexpr std::size_t frame_header_size = 9;       // FRAME + 8-byte length
 
 class writer {
  public:
   explicit writer(const byte_sink* sink) : sink_(sink) {}
 
-  void start_framing() { framing_ = true; }
+  void start_framing() {
+    framing_ = true;
+    open_frame_ = frame_start_ == no_frame;
+  }
+
+  /// Room for `n` more bytes: returns the cursor, valid until the next call on this writer.
+  /// Opens a frame first when framing and none is open (CPython opens one on the first write
+  /// after a commit). Write at most `n` bytes there, then advance().
+  [[gnu::always_inline]] char* room(std::size_t n) {
+    if (open_frame_) [[unlikely]]
+      open_frame();
+    if (n > static_cast<std::size_t>(end_ - cur_)) [[unlikely]]
+      grow(n);
+    return cur_;
+  }
+  [[gnu::always_inline]] void advance(std::size_t n) { cur_ += n; }
 
   void write(const void* p, std::size_t n) {
-    if (framing_ && frame_start_ == no_frame) {
-      frame_start_ = buf_.size();
-      buf_.append(9, '\0');
-    }
-    buf_.append(static_cast<const char*>(p), n);
+    char* at = room(n);
+    if (n != 0) std::memcpy(at, p, n);
+    cur_ += n;
   }
-  void op(std::uint8_t code) { write(&code, 1); }
+  [[gnu::always_inline]] void op(std::uint8_t code) {
+    char* at = room(1);
+    *at = static_cast<char>(code);
+    cur_ += 1;
+  }
   void op_arg(std::uint8_t code, const void* arg, std::size_t n) {
-    char tmp[16];
-    tmp[0] = static_cast<char>(code);
-    std::memcpy(tmp + 1, arg, n);
-    write(tmp, n + 1);
+    char* at = room(n + 1);
+    at[0] = static_cast<char>(code);
+    std::memcpy(at + 1, arg, n);
+    cur_ += n + 1;
   }
 
   bool commit_frame() {
     if (frame_start_ == no_frame) return true;
-    const std::size_t len = buf_.size() - frame_start_ - 9;
+    char* const start = base_ + frame_start_;
+    const std::size_t len = static_cast<std::size_t>(cur_ - start) - frame_header_size;
     if (len >= frame_size_min) {
-      buf_[frame_start_] = static_cast<char>(op::FRAME);
+      start[0] = static_cast<char>(op::FRAME);
       const std::uint64_t le = len;
-      std::memcpy(buf_.data() + frame_start_ + 1, &le, 8);
+      std::memcpy(start + 1, &le, 8);
     } else {
-      buf_.erase(frame_start_, 9);
+      std::memmove(start, start + frame_header_size, len);
+      cur_ -= frame_header_size;
     }
     frame_start_ = no_frame;
+    open_frame_ = framing_;
     return flush_if_large();
   }
 
-  // At the start of every save(): a frame that reached the target size is committed.
-  bool opcode_boundary() {
-    if (framing_ && frame_start_ != no_frame && buf_.size() - frame_start_ - 9 >= frame_size_target) return commit_frame();
+  /// At the start of every save(): a frame that reached the target size is committed.
+  [[gnu::always_inline]] bool opcode_boundary() {
+    if (frame_start_ != no_frame && static_cast<std::size_t>(cur_ - base_) - frame_start_ - frame_header_size >= frame_size_target)
+        [[unlikely]]
+      return commit_frame();
     return true;
   }
 
-  // Payloads of 64 KiB and more go outside frames; with a sink, without a copy.
+  /// Payloads of 64 KiB and more go outside frames; with a sink, without a copy.
   bool write_bytes(const char* header, std::size_t header_size, const std::byte* data, std::size_t size) {
-    const bool bypass = size >= frame_size_target;
-    const bool framing = framing_;
-    if (bypass) {
-      if (!commit_frame()) return false;
-      framing_ = false;
+    if (size < frame_size_target) [[likely]] {
+      char* at = room(header_size + size);
+      std::memcpy(at, header, header_size);
+      if (size != 0) std::memcpy(at + header_size, data, size);
+      cur_ += header_size + size;
+      return true;
     }
-    write(header, header_size);
-    if (bypass && sink_ != nullptr) {
+    const bool framing = framing_;
+    if (!commit_frame()) return false;
+    framing_ = false;
+    open_frame_ = false;
+    if (sink_ != nullptr) {
+      write(header, header_size);
       if (!flush() || !emit(data, size)) return false;
-    } else if (size != 0) {
-      write(data, size);
+    } else {
+      // Appended without zero-filling room for it first (the room is rebuilt after it), with
+      // space for the few opcodes that usually end the pickle after it, so that they do not
+      // double the buffer (a second copy of the payload).
+      const std::size_t u = used();
+      buf_.resize(u);
+      buf_.reserve(std::max(u + header_size + size + 64, hint_));
+      hint_ = 0;
+      buf_.append(header, header_size);
+      buf_.append(reinterpret_cast<const char*>(data), size);
+      const std::size_t now = buf_.size();
+      buf_.resize(buf_.capacity());
+      base_ = buf_.data();
+      cur_ = base_ + now;
+      end_ = base_ + buf_.size();
     }
     framing_ = framing;
+    open_frame_ = framing;
     return true;
+  }
+
+  /// Raw access for the encoders' hot loops, which keep the cursor in a local (stores through
+  /// char pointers would otherwise force the writer's members to be reloaded after every byte):
+  /// raw_begin() opens a pending frame (the caller is about to write), the caller writes at
+  /// base + pos while pos + n <= cap, calls raw_end() before any other writer call, and checks
+  /// pos >= frame_limit where opcode_boundary() would be called (SIZE_MAX without an open frame).
+  struct raw_state {
+    char* base;
+    std::size_t pos;
+    std::size_t cap;
+    std::size_t frame_limit;
+  };
+  raw_state raw_begin() {
+    if (open_frame_) open_frame();
+    return {base_, used(), static_cast<std::size_t>(end_ - base_),
+            frame_start_ == no_frame ? static_cast<std::size_t>(-1) : frame_start_ + frame_header_size + frame_size_target};
+  }
+  void raw_end(const raw_state& r) { cur_ = base_ + r.pos; }
+  /// Room for `n` more bytes at r.pos (r by value, so the caller's copy can stay in registers).
+  raw_state raw_grow(raw_state r, std::size_t n) {
+    raw_end(r);
+    grow(n);
+    return raw_begin();
+  }
+
+  /// Sizes the buffer for about `n` bytes of output (an estimate; it still grows as needed): the
+  /// next growth makes room for at least that much.
+  void reserve(std::size_t n) {
+    if (sink_ == nullptr && n > static_cast<std::size_t>(end_ - base_)) hint_ = n;
   }
 
   bool finish() { return commit_frame() && flush(); }
-  std::string& buffer() { return buf_; }
-  std::size_t total() const { return total_ + buf_.size(); }
+  /// The output (after finish(), without a sink): the buffer trimmed to what was written.
+  std::string& buffer() {
+    buf_.resize(used());
+    base_ = cur_ = end_ = nullptr;
+    return buf_;
+  }
+  std::size_t total() const { return total_ + used(); }
+  /// Bytes in the buffer now.
+  std::size_t size() const { return used(); }
 
  private:
+  std::size_t used() const { return static_cast<std::size_t>(cur_ - base_); }
+
+  void open_frame() {
+    open_frame_ = false;
+    if (frame_header_size > static_cast<std::size_t>(end_ - cur_)) grow(frame_header_size);
+    frame_start_ = used();
+    cur_ += frame_header_size;  // filled in (or removed) by commit_frame
+  }
+  void grow(std::size_t n) {
+    resize(std::max({used() + n, 2 * buf_.size(), std::size_t{256}, hint_}));
+    hint_ = 0;
+  }
+  void resize(std::size_t size) {
+    const std::size_t u = used();
+    buf_.resize(size);
+    base_ = buf_.data();
+    cur_ = base_ + u;
+    end_ = base_ + buf_.size();
+  }
   bool emit(const void* p, std::size_t n) {
     total_ += n;
     return (*sink_)(std::span<const std::byte>(static_cast<const std::byte*>(p), n));
   }
   bool flush() {
-    if (sink_ == nullptr || buf_.empty() || frame_start_ != no_frame) return true;
-    const bool ok = emit(buf_.data(), buf_.size());
-    buf_.clear();
+    if (sink_ == nullptr || cur_ == base_ || frame_start_ != no_frame) return true;
+    const bool ok = emit(base_, used());
+    cur_ = base_;
     return ok;
   }
-  bool flush_if_large() { return buf_.size() >= frame_size_target ? flush() : true; }
+  bool flush_if_large() { return used() >= frame_size_target ? flush() : true; }
 
   const byte_sink* sink_;
   std::string buf_;
+  char* base_ = nullptr;
+  char* cur_ = nullptr;
+  char* end_ = nullptr;
   bool framing_ = false;
+  bool open_frame_ = false;  // framing_ and no frame open: the next write opens one
   std::size_t frame_start_ = no_frame;
   std::size_t total_ = 0;
+  std::size_t hint_ = 0;  // reserve(): the size of the next growth
 };
 
+/// memcpy for the short payloads of most strs: fixed-size loads and stores that stay inside
+/// [src, src + n) and [dst, dst + n) (overlapping when n is not a power of two), without a call.
+[[gnu::always_inline]] inline void copy_small(char* dst, const void* src_, std::size_t n) {
+  const char* src = static_cast<const char*>(src_);
+  if (n >= 16) {
+    if (n > 32) {
+      std::memcpy(dst, src, n);
+      return;
+    }
+    char a[16], b[16];
+    std::memcpy(a, src, 16);
+    std::memcpy(b, src + n - 16, 16);
+    std::memcpy(dst, a, 16);
+    std::memcpy(dst + n - 16, b, 16);
+  } else if (n >= 8) {
+    std::uint64_t a, b;
+    std::memcpy(&a, src, 8);
+    std::memcpy(&b, src + n - 8, 8);
+    std::memcpy(dst, &a, 8);
+    std::memcpy(dst + n - 8, &b, 8);
+  } else if (n >= 4) {
+    std::uint32_t a, b;
+    std::memcpy(&a, src, 4);
+    std::memcpy(&b, src + n - 4, 4);
+    std::memcpy(dst, &a, 4);
+    std::memcpy(dst + n - 4, &b, 4);
+  } else if (n != 0) {
+    const char a = src[0], b = src[n >> 1], c = src[n - 1];
+    dst[0] = a;
+    dst[n >> 1] = b;
+    dst[n - 1] = c;
+  }
+}
+
 // ---- Opcode primitives: what CPython's save_* functions write for one scalar or string. They
-// take the writer and the protocol; memo bookkeeping stays with the caller.
+// take the writer and the protocol; memo bookkeeping stays with the caller. The binary forms are
+// inline (the hot paths); the text forms of protocols 0 and 1 live in writer.cpp.
 
 enum class emit_status { ok, too_large, io };
 
+void emit_put_text(writer& w, std::uint64_t index);
+void emit_get_text(writer& w, std::uint64_t index);
+void emit_int_text(writer& w, int proto, std::int64_t v);
+void emit_float_text(writer& w, double v);
+emit_status emit_str_text(writer& w, std::string_view utf8);
+emit_status emit_counted(writer& w, std::uint8_t op1, std::uint8_t op4, std::uint8_t op8, int proto,
+                         std::span<const std::byte> data);
+
 /// The memo store for entry `index`: MEMOIZE (4+), BINPUT / LONG_BINPUT (1-3), PUT text (0).
-void emit_put(writer& w, int proto, std::uint64_t index);
+[[gnu::always_inline]] inline void emit_put(writer& w, int proto, std::uint64_t index) {
+  if (proto >= 4) {
+    w.op(op::MEMOIZE);
+  } else if (proto >= 1) {
+    char* at = w.room(5);
+    if (index < 256) {
+      at[0] = static_cast<char>(op::BINPUT);
+      at[1] = static_cast<char>(index);
+      w.advance(2);
+    } else {
+      at[0] = static_cast<char>(op::LONG_BINPUT);
+      const auto v = static_cast<std::uint32_t>(index);
+      std::memcpy(at + 1, &v, 4);
+      w.advance(5);
+    }
+  } else {
+    emit_put_text(w, index);
+  }
+}
+
 /// The memo fetch: BINGET / LONG_BINGET (1+), GET text (0).
-void emit_get(writer& w, int proto, std::uint64_t index);
-void emit_bool(writer& w, int proto, bool v);
-/// save_long for an int64: BININT1/BININT2/BININT, or INT text; LONG1 / LONG text outside 32 bits.
-void emit_int(writer& w, int proto, std::int64_t v);
+[[gnu::always_inline]] inline void emit_get(writer& w, int proto, std::uint64_t index) {
+  if (proto >= 1) [[likely]] {
+    char* at = w.room(5);
+    if (index < 256) {
+      at[0] = static_cast<char>(op::BINGET);
+      at[1] = static_cast<char>(index);
+      w.advance(2);
+    } else {
+      at[0] = static_cast<char>(op::LONG_BINGET);
+      const auto v = static_cast<std::uint32_t>(index);
+      std::memcpy(at + 1, &v, 4);
+      w.advance(5);
+    }
+  } else {
+    emit_get_text(w, index);
+  }
+}
+
+inline void emit_bool(writer& w, int proto, bool v) {
+  if (proto >= 2) w.op(v ? op::NEWTRUE : op::NEWFALSE);
+  else w.write(v ? "I01\n" : "I00\n", 4);
+}
+
+/// save_long for an int64: BININT1/BININT2/BININT, or INT text; LONG1 (2+) / LONG text (0-1)
+/// outside 32 bits.
+[[gnu::always_inline]] inline void emit_int(writer& w, int proto, std::int64_t v) {
+  if (proto < 1 || ((v < INT32_MIN || v > INT32_MAX) && proto < 2)) [[unlikely]] {
+    emit_int_text(w, proto, v);
+    return;
+  }
+  char* at = w.room(10);
+  const auto u = static_cast<std::uint64_t>(v);
+  if (u <= 0xff) {
+    at[0] = static_cast<char>(op::BININT1);
+    at[1] = static_cast<char>(u);
+    w.advance(2);
+  } else if (u <= 0xffff) {
+    at[0] = static_cast<char>(op::BININT2);
+    const auto h = static_cast<std::uint16_t>(u);
+    std::memcpy(at + 1, &h, 2);
+    w.advance(3);
+  } else if (v >= INT32_MIN && v <= INT32_MAX) {
+    at[0] = static_cast<char>(op::BININT);
+    const auto i = static_cast<std::int32_t>(v);
+    std::memcpy(at + 1, &i, 4);
+    w.advance(5);
+  } else {
+    // LONG1 with the minimal two's complement (what save_long's byte count and sign trim give):
+    // the value's significant bits plus a sign bit, in whole bytes.
+    const std::uint64_t magnitude = v < 0 ? ~u : u;
+    const auto bytes = static_cast<std::size_t>((64 - std::countl_zero(magnitude) + 1 + 7) / 8);
+    at[0] = static_cast<char>(op::LONG1);
+    at[1] = static_cast<char>(bytes);
+    std::memcpy(at + 2, &u, 8);  // little-endian hosts (static_assert in lib): the low bytes first
+    w.advance(2 + bytes);
+  }
+}
+
 /// An int given as minimal little-endian two's complement: LONG1/LONG4 (2+), LONG text (0-1).
 template <class Decimal>
 void emit_big_int(writer& w, int proto, const std::string& le, Decimal&& decimal) {
@@ -132,12 +362,42 @@ void emit_big_int(writer& w, int proto, const std::string& le, Decimal&& decimal
     w.write(s.data(), s.size());
   }
 }
+
 /// save_float: BINFLOAT (big-endian) or FLOAT repr text.
-void emit_float(writer& w, int proto, double v);
+[[gnu::always_inline]] inline void emit_float(writer& w, int proto, double v) {
+  if (proto < 1) [[unlikely]] {
+    emit_float_text(w, v);
+    return;
+  }
+  char* at = w.room(9);
+  at[0] = static_cast<char>(op::BINFLOAT);
+  const std::uint64_t be = __builtin_bswap64(std::bit_cast<std::uint64_t>(v));
+  std::memcpy(at + 1, &be, 8);
+  w.advance(9);
+}
+
 /// save_unicode: SHORT_BINUNICODE / BINUNICODE / BINUNICODE8, or UNICODE raw-unicode-escape text.
-emit_status emit_str(writer& w, int proto, std::string_view utf8);
+[[gnu::always_inline]] inline emit_status emit_str(writer& w, int proto, std::string_view utf8) {
+  const std::size_t n = utf8.size();
+  if (proto >= 4 && n <= 0xff) [[likely]] {
+    char* at = w.room(2 + n);
+    at[0] = static_cast<char>(op::SHORT_BINUNICODE);
+    at[1] = static_cast<char>(n);
+    copy_small(at + 2, utf8.data(), n);
+    w.advance(2 + n);
+    return emit_status::ok;
+  }
+  if (proto == 0) return emit_str_text(w, utf8);
+  // SHORT_BINUNICODE exists from protocol 4; below, short strings use BINUNICODE too.
+  return emit_counted(w, proto >= 4 ? op::SHORT_BINUNICODE : 0, op::BINUNICODE, op::BINUNICODE8, proto,
+                      std::as_bytes(std::span<const char>(utf8.data(), utf8.size())));
+}
+
 /// save_bytes at protocol 3+: SHORT_BINBYTES / BINBYTES / BINBYTES8.
-emit_status emit_bytes(writer& w, int proto, std::span<const std::byte> data);
+inline emit_status emit_bytes(writer& w, int proto, std::span<const std::byte> data) {
+  return emit_counted(w, op::SHORT_BINBYTES, op::BINBYTES, op::BINBYTES8, proto, data);
+}
+
 /// save_bytearray at protocol 5: BYTEARRAY8.
 emit_status emit_bytearray8(writer& w, std::span<const std::byte> data);
 
