@@ -12,6 +12,10 @@
 #include <map>
 #include <string>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "brine/decode.hpp"
 #include "brine/opcodes.hpp"
 #include "compat_tables.hpp"
@@ -699,6 +703,13 @@ namespace {
 // Every byte of [p, p + n) is ASCII. Reads [p, p + max(n, 16)): the caller guarantees 16 bytes.
 BRINE_HOT bool ascii_at_least_16(const unsigned char* p, std::size_t n) noexcept {
   std::uint64_t a, b;
+#if defined(__SSE2__)
+  if (n <= 16) {
+    // The high bit of each of the 16 bytes, the first n of them kept.
+    const auto high = static_cast<unsigned>(_mm_movemask_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+    return (high & ((1u << n) - 1)) == 0;
+  }
+#endif
   if (n <= 16) {
     std::memcpy(&a, p, 8);
     std::memcpy(&b, p + 8, 8);
@@ -759,6 +770,20 @@ bool machine::run_fast() {
     ++nend;                                                                                    \
   } while (false)
 
+  // Protocol 4+ picklers follow every str, bytes, list and dict with MEMOIZE: take it with the
+  // value, saving a dispatch, under MEMOIZE's own conditions (the value was just pushed, so the
+  // stack is above the fence; `cur < lim` keeps the peek inside the frame).
+#define BRINE_FAST_MEMOIZE_NEXT()                                                              \
+  do {                                                                                         \
+    if (any_opcode && cur < lim && *cur == op::MEMOIZE && memo_appends && memo_end != memo_cap && \
+        memo_count < memo_limit) {                                                             \
+      *memo_end++ = send[-1] + 1;                                                              \
+      ++memo_count;                                                                            \
+      ++cur;                                                                                   \
+      ++ops;                                                                                   \
+    }                                                                                          \
+  } while (false)
+
   while (lim - cur >= margin && room != 0) {
     const std::uint8_t code = cur[0];
     if (!any_opcode && opcode_proto[code] > declared) break;
@@ -806,6 +831,7 @@ bool machine::run_fast() {
         std::memcpy(&payload, &data, 8);
         BRINE_FAST_NODE(node_kind::str, prefix_u8, payload);
         cur += 2 + n;
+        BRINE_FAST_MEMOIZE_NEXT();
         break;
       }
       case op::SHORT_BINBYTES: {
@@ -816,6 +842,7 @@ bool machine::run_fast() {
         std::memcpy(&payload, &data, 8);
         BRINE_FAST_NODE(node_kind::bytes, prefix_u8, payload);
         cur += 2 + n;
+        BRINE_FAST_MEMOIZE_NEXT();
         break;
       }
       case op::MEMOIZE:
@@ -860,6 +887,7 @@ bool machine::run_fast() {
         BRINE_FAST_NODE(code == op::EMPTY_LIST ? node_kind::list : node_kind::dict, flag_unhashable,
                         d_.containers.size() - 1);
         cur += 1;
+        BRINE_FAST_MEMOIZE_NEXT();
         break;
       case op::APPENDS:
       case op::SETITEMS: {
@@ -899,6 +927,7 @@ bool machine::run_fast() {
     ++ops;
   }
 #undef BRINE_FAST_NODE
+#undef BRINE_FAST_MEMOIZE_NEXT
 out:
   d_.nodes.set_end(nend);
   stack_.set_end(send);

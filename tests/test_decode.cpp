@@ -432,6 +432,22 @@ TEST_CASE("limits hold on the fast path, at the same offsets") {
   CHECK(ok("\x80\x04("s + repeat("\x8c\x03" "abc\x94"s, 20) + "h\x13l."s).root().items()[20].as_str() == "abc");
 }
 
+TEST_CASE("the fast path takes MEMOIZE with the value before it, under MEMOIZE's rules") {
+  const std::string thirty(30, 'x');
+  // MEMOIZE right after a SHORT_BINBYTES that ends the input's fast-path window.
+  auto doc = ok("\x80\x04(C\x1e"s + thirty + "\x94h\x00l."s);
+  REQUIRE(doc.root().items().size() == 2);
+  CHECK(doc.root().items()[0].id() == doc.root().items()[1].id());
+  CHECK(doc.root().items()[0].as_bytes().size() == 30);
+  // Under PROTO 3 a MEMOIZE (protocol 4) still takes the general loop, which notes it.
+  auto old = ok("\x80\x03(C\x1e"s + thirty + "\x94h\x00l."s);
+  REQUIRE_FALSE(old.warnings().empty());
+  CHECK(old.warnings()[0].code == brine::warning_code::opcode_above_proto);
+  CHECK(old.warnings()[0].offset == 35);
+  // Non-ASCII text in a short str: the general loop validates it (and accepts valid UTF-8).
+  CHECK(ok("\x80\x04\x8c\x02\xc3\xa9\x94"s + std::string(40, 'N') + "0h\x00."s).root().as_str() == "\xc3\xa9");
+}
+
 TEST_CASE("a read that starts exactly at a frame's end reads past it, as CPython does") {
   // FRAME 1 holds only the BININT1 opcode; its argument follows the frame.
   CHECK(ok("\x80\x04\x95\x01\x00\x00\x00\x00\x00\x00\x00K\x05."s).root().as_int64() == 5);
