@@ -9,7 +9,8 @@
 // opcode with 2^31-1 and 2^32-1; one-byte-argument opcodes with 0 (`h\x00`, `q\x00`, `K\x00`);
 // LONG_BINGET/LONG_BINPUT with 0; the GLOBAL/INST line opcodes with `builtins\n`, `os\n` and the
 // other modules brine treats specially; names of the reductions brine folds; short counted strings
-// such as `\x8c\x08builtins`; one well-formed argument for each text opcode.
+// such as `\x8c\x08builtins`; one well-formed argument for each text opcode. For fuzz_container:
+// the container magic, its fixed header fields, and a zstd frame's magic.
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
@@ -17,6 +18,7 @@
 #include <string>
 #include <string_view>
 
+#include "brine/container.hpp"
 #include "brine/opcodes.hpp"
 
 namespace {
@@ -128,6 +130,12 @@ std::string dictionary() {
       if (c == '-') c = '_';
     token(out, "name_" + id, std::string(n) + "\n");
   }
+  // fuzz_container: the container magic and fixed header fields (brine/container.hpp), and the
+  // magic number of a zstd frame (a compressed section holds one or more).
+  namespace cf = brine::container_format;
+  token(out, "container_magic", std::string(cf::magic.begin(), cf::magic.end()));
+  token(out, "container_version_sizes", le(cf::version, 2) + le(cf::header_size, 2) + le(cf::entry_size, 2));
+  token(out, "zstd_frame_magic", std::string("\x28\xb5\x2f\xfd", 4));
   return out;
 }
 

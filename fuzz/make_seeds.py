@@ -293,6 +293,65 @@ HANDMADE = {
     "frame-zero": b"\x80\x04\x95" + q(0) + b"N.",
 }
 
+# --- containers (brine/container.hpp, docs/FORMAT.md) for fuzz_container ------------------------
+
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "python"))
+import brine_container  # noqa: E402  (XXH3-64, pure Python when xxhash is missing: same values)
+
+
+def zstd_raw(data):
+    """One zstd frame holding `data` in a raw block (written by hand, so the seeds do not depend on
+    a zstd library): magic, single-segment descriptor with a 1-byte content size, last raw block."""
+    assert len(data) < 256
+    n = len(data)
+    return b"\x28\xb5\x2f\xfd\x20" + bytes([n]) + (1 | n << 3).to_bytes(3, "little") + data
+
+
+def zstd_rle(byte, n):
+    """One zstd frame of `n` copies of `byte` (an RLE block; 2-byte content size field)."""
+    assert 256 <= n < 65536 + 256
+    return (b"\x28\xb5\x2f\xfd\x60" + (n - 256).to_bytes(2, "little")
+            + (1 | 1 << 1 | n << 3).to_bytes(3, "little") + bytes([byte]))
+
+
+def container(sections, flags=0, version=1):
+    """A container by the layout rule. sections: [(kind, codec, align_log2, section_flags, stored,
+    raw_size)]; checksums computed unless the unchecked flag (2) is set."""
+    n = len(sections)
+    at = 64 + 48 * n
+    table, body = b"", b""
+    for kind, codec, align, sflags, stored, raw in sections:
+        start = -(-at // (1 << align)) * (1 << align)
+        body += b"\x00" * (start - at) + stored
+        checksum = 0 if sflags & 2 else brine_container.xxh3_64(stored)
+        table += struct.pack("<BBBBIQQQQQ", kind, codec, align, 0, sflags, start, len(stored), raw, checksum, 0)
+        at = start + len(stored)
+    head = brine_container.MAGIC + struct.pack("<HHHHIIQ", version, 64, 48, 0, flags, n, at) + b"\x00" * 24
+    meta = brine_container.xxh3_64(head + table)
+    return head + struct.pack("<Q", meta) + table + body
+
+
+def container_seeds():
+    p_none = b"\x80\x05N."
+    p_two = b"\x80\x05\x97\x97\x98\x86."
+    p_list = pickle.dumps([1, "two", 3.0, None], protocol=5)
+    return {
+        "pickle-only": container([(1, 0, 6, 0, p_none, len(p_none))]),
+        "two-buffers": container([(1, 0, 6, 0, p_two, len(p_two)), (2, 0, 6, 1, b"abc", 3),
+                                  (2, 0, 6, 0, b"xyz", 3)]),
+        "empty-buffer": container([(1, 0, 6, 0, p_two, len(p_two)), (2, 0, 6, 0, b"", 0),
+                                   (2, 0, 12, 1, b"z" * 100, 100)]),
+        "zstd-pickle": container([(1, 1, 6, 0, zstd_raw(p_list), len(p_list))]),
+        "zstd-buffers": container([(1, 0, 6, 0, p_two, len(p_two)), (2, 1, 6, 0, zstd_raw(b"oob-data"), 8),
+                                   (2, 1, 6, 1, zstd_rle(0x41, 1000), 1000)]),
+        "zstd-two-frames": container([(1, 0, 6, 0, p_two, len(p_two)),
+                                      (2, 1, 6, 0, zstd_raw(b"ab") + zstd_raw(b"cd"), 4), (2, 0, 6, 0, b"", 0)]),
+        "unchecked": container([(1, 0, 6, 2, p_list, len(p_list))]),
+        "page-aligned": container([(1, 0, 12, 0, p_none, len(p_none))]),
+        "bad-pickle": container([(1, 0, 6, 0, b"\x80\x05\x97\x97\x97.", 6), (2, 0, 6, 0, b"a", 1)]),
+    }
+
+
 # One directory per target (a new target adds its entry here): inputs aimed at its property.
 TARGET_SEEDS = {
     "fuzz_decode": {
@@ -324,6 +383,38 @@ TARGET_SEEDS = {
         "copied-limit": b"]" + b"K\x01a" * 20 + b"q\x00cbuiltins\nset\nh\x00\x85R.",
         "memo-limit": b"".join(b"Nq" + bytes([i]) for i in range(20)) + b".",
     },
+    "fuzz_roundtrip": {
+        # what re-encoding must keep: NaN payloads and -0.0 (text floats at protocol 0 cannot),
+        # names fix_imports maps (not a bijection), NEWOBJ and NEWOBJ_EX below their protocols,
+        # out-of-band buffers, sets of equal items (BUILD on a global and ints beyond 4300 digits:
+        # the regression-* files of the directory)
+        "floats": b"\x80\x02(G\x7f\xf8\x00\x00\x00\x00\x00\x2aG\xff\xf8" + b"\x00" * 6 + b"G\x80" + b"\x00" * 7 + b"t.",
+        "functools-reduce": b"\x80\x03c_functools\nreduce\ncfunctools\nreduce\n\x86.",
+        "newobj-ex": b"\x80\x04\x8c\x03mod\x8c\x01C\x93K\x01\x85}\x8c\x01kK\x02s\x92}b.",
+        "buffers": b"\x80\x05(\x97\x97\x98\x97t.",
+        "equal-keys": b"\x80\x02}(K\x01K\x02\x88K\x03G\x3f\xf0" + b"\x00" * 6 + b"K\x04u.",
+        "set-equal-items": b"\x80\x04(K\x01\x88G\x3f\xf0" + b"\x00" * 6 + b"\x8c\x01a\x8c\x01a\x90.",
+    },
+    "fuzz_truncation": {
+        # every kind of argument cut short: lines, counted data, 8-byte lengths, frames
+        "lines": b"(I12\nL34L\nF1.5\nVab\nS'c'\ncmod\nname\ng0\np1\nPid\nt.",
+        "counted": b"\x80\x04(X\x02\x00\x00\x00abB\x01\x00\x00\x00cC\x01d\x8c\x01e\x8a\x01\x05\x8b\x01\x00\x00\x00\x06t.",
+        "lengths8": b"\x80\x05(\x8d\x01" + b"\x00" * 7 + b"a\x8e\x01" + b"\x00" * 7 + b"b\x96\x01" + b"\x00" * 7 + b"ct.",
+        "frames": b"\x80\x04\x95\x05" + b"\x00" * 7 + b"]K\x01a0\x95\x02" + b"\x00" * 7 + b"N.",
+    },
+    "fuzz_scan": {
+        # clean-looking inputs that are not: concatenations, trailing bytes, a broken tail, a
+        # container signature, a nested pickle passed to a loader, frames, buffers
+        "concatenated": b"\x80\x04K\x01.\x80\x04K\x02.",
+        "trailing": b"\x80\x04K\x01.\x00\x01garbage",
+        "broken-tail": b"\x80\x04]K\x01a.\x80\x04]\xff",
+        "zip-after": b"\x80\x04N.PK\x03\x04" + b"\x00" * 26,
+        "nested": b"\x80\x04\x8c\x06pickle\x8c\x05loads\x93C\x04K\x01N.\x85R.",
+        "frames": b"\x80\x04\x95\x03" + b"\x00" * 7 + b"K\x01.",
+        "buffers": b"\x80\x05\x97\x98\x97\x86.",
+        "allowed": b"\x80\x04\x8c\x0bcollections\x8c\x0bOrderedDict\x93)R.",
+    },
+    "fuzz_container": container_seeds(),
     "fuzz_equivalent": {
         # sharing against equal copies, cycles through lists and tuples, floats compared by bits
         "shared-vs-copies": b"\x80\x04(\x8c\x01a\x94h\x00\x8c\x01at.",
