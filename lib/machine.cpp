@@ -481,7 +481,9 @@ bool machine::parse_index(std::string_view s, bool is_put, std::uint64_t& index)
   } else if (!is_strict_decimal(s)) {
     return fail(errc::bad_number, "invalid literal for int() with base 10: '" + std::string(s.substr(0, 40)) + "'");
   }
-  if (digits[0] == '-') {
+  if (digits[0] == '-' && digits.find_first_not_of('0', 1) == std::string_view::npos) {
+    digits = "0";  // "-0" (any number of zeros) is index 0
+  } else if (digits[0] == '-') {
     if (is_put) return fail(errc::bad_memo_index, "negative PUT argument");
     // A negative GET can never match: report the miss as CPython does.
     return fail(errc::memo_miss, "Memo value not found at index " + std::string(digits));
@@ -1029,7 +1031,7 @@ bool machine::run() {
       case op::INT: {
         if (!line(text)) return false;
         if (!check_digits(text)) return false;
-        if (text == "00" || text == "01") {
+        if (text == "00" || text == "01" || text == "-0") {  // C: 2 characters, value 0 or 1: a bool
           if (!(text[1] == '1' ? push_singleton(singleton_true, node_kind::boolean, 1)
                                : push_singleton(singleton_false, node_kind::boolean, 0))) return false;
           break;

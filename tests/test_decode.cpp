@@ -432,6 +432,12 @@ TEST_CASE("limits hold on the fast path, at the same offsets") {
   CHECK(ok("\x80\x04("s + repeat("\x8c\x03" "abc\x94"s, 20) + "h\x13l."s).root().items()[20].as_str() == "abc");
 }
 
+TEST_CASE("negative zero in INT, GET and PUT text reads as CPython reads it") {
+  CHECK_FALSE(ok("I-0\n."s).root().as_bool());            // C: 2 characters, value 0: False
+  CHECK(ok("Va1\np-0\n0g0\n."s).root().as_str() == "a1");  // PUT -0 is index 0
+  CHECK(ok("Va1\np0\n0g-00\n."s).root().as_str() == "a1"); // and GET -00 too
+}
+
 TEST_CASE("the fast path takes MEMOIZE with the value before it, under MEMOIZE's rules") {
   const std::string thirty(30, 'x');
   // MEMOIZE right after a SHORT_BINBYTES that ends the input's fast-path window.
