@@ -505,7 +505,7 @@ CLASSES = {
     "bug-frame-end-argument": ("finding", "brine rejects (truncated) an opcode whose argument starts exactly at the end of a frame, which both CPython unpicklers read after the frame: a fixed bug is back (fuzz/corpus/differential/regression-frame-end-argument*)"),
     "bug-readonly-bytearray-hashable": ("finding", "READONLY_BUFFER on a bytearray gives a hashable node; CPython's read-only memoryview over a bytearray is unhashable: a fixed bug is back (fuzz/corpus/differential/regression-readonly-bytearray-hashable)"),
     "bug-compat-numbers": ("finding", "with strict_numbers off brine differs from C's INT parsing (0x_1f; `I0 \\n` read as a bool): a fixed bug is back (fuzz/corpus/differential/regression-compat-numbers*)"),
-    "bug-minus-zero": ("open-bug", "strict numbers read a negative zero differently from C: `I-0\\n` is int 0 (CPython: False, INT's 3-byte rule), `p-0\\n` / `g-0\\n` are refused as a negative index (CPython: index 0) (fuzz/corpus/differential/bug-minus-zero*)"),
+    "bug-minus-zero": ("finding", "strict numbers read a negative zero differently from C (`I-0\\n` must be False, `p-0\\n` / `g-0\\n` index 0): a fixed bug is back (fuzz/corpus/differential/regression-minus-zero*)"),
     "brine-crash": ("finding", "brine_differential_side died (crash, sanitizer report, abort)"),
     "brine-hang": ("finding", "brine_differential_side did not answer in time"),
     "cpython-crash": ("finding", "the CPython side died (a crash in CPython's C unpickler)"),
