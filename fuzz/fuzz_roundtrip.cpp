@@ -88,7 +88,7 @@ void check(const brine::document& d1, const brine::decode_options& options, int 
   brine_differential::canonical_options co;
   co.buffers_by_content = true;        // the encoder numbers buffers in its own walk order
   co.canonical_nans = protocol == 0;  // FLOAT text is repr(): no NaN sign or payload
-  if (brine_fuzz::open_bug_long_text(d1, protocol)) return;
+  if (brine_fuzz::open_bug_global_text(d1, protocol)) return;
   const encoded e1 = encode(d1.root(), protocol, options.fix_imports);
   if (!e1.bytes) {
     BRINE_FUZZ_CHECK(e1.bytes.error().code == brine::errc::bad_argument);

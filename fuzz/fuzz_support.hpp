@@ -24,6 +24,7 @@
 #include <cstdlib>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "brine/decode.hpp"
 
@@ -94,16 +95,24 @@ inline bool open_bug_global_ops(const brine::document& doc) {
   return false;
 }
 
-// bug-encode-long-text: encode at protocols 0 and 1 writes an int of more than 4300 decimal
-// digits as LONG text, which CPython and brine refuse to load (CPython's pickler raises
-// ValueError there; brine should fail with bad_argument).
-inline bool open_bug_long_text(const brine::document& doc, int protocol) {
-  if (strict_mode() || protocol > 1) return false;
+// bug-encode-global-text: below protocol 4 encode writes a global as GLOBAL text even when its
+// module or name cannot be read back from a text line: a newline, or a lone surrogate (GLOBAL is
+// strict UTF-8). CPython's pickler raises PicklingError for the surrogate (and writes the same
+// unreadable bytes for the newline); brine should fail with bad_argument for both.
+inline bool open_bug_global_text(const brine::document& doc, int protocol) {
+  if (strict_mode() || protocol >= 4) return false;
+  auto bad = [](std::string_view s) {
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      const auto c = static_cast<unsigned char>(s[i]);
+      if (c == '\n') return true;
+      if (c == 0xed && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) >= 0xa0) return true;
+    }
+    return false;
+  };
   for (std::uint32_t id = 0; id < doc.node_count(); ++id) {
     const brine::value v = doc.node(id);
-    if (!v.is(brine::kind::integer) || v.fits_int64() || v.int_bytes().size() < 1700) continue;  // < 4100 digits
-    const std::string decimal = v.int_decimal();
-    if (decimal.size() - (decimal[0] == '-' ? 1 : 0) > 4300) return true;
+    if (v.is(brine::kind::global) && (bad(v.module()) || bad(v.name()) || bad(v.mapped_module()) || bad(v.mapped_name())))
+      return true;
   }
   return false;
 }

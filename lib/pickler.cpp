@@ -176,13 +176,15 @@ class pickler {
   }
 
   // ---- scalars
-  void save_int(const node& n, std::uint32_t id) {
+  bool save_int(const node& n, std::uint32_t id) {
     if (n.kind() == node_kind::int64) {
       emit_int(w_, proto_, n.i);
-      return;
+      return true;
     }
     const value v(self_, id);
-    emit_big_int(w_, proto_, v.int_bytes(), [&] { return v.int_decimal(); });
+    if (emit_big_int(w_, proto_, v.int_bytes(), [&] { return v.int_decimal(); }) != emit_status::ok)
+      return fail(id, "Exceeds the limit (4300 digits) for integer string conversion");
+    return true;
   }
   bool save_str(std::uint32_t id) {
     switch (emit_str(w_, proto_, text(id))) {
@@ -672,7 +674,7 @@ class pickler {
       case node_kind::none: w_.op(op::NONE); return true;
       case node_kind::boolean: emit_bool(w_, proto_, n.i != 0); return true;
       case node_kind::int64:
-      case node_kind::bigint: save_int(n, id); return true;
+      case node_kind::bigint: return save_int(n, id);
       case node_kind::float64: emit_float(w_, proto_, n.f); return true;
       case node_kind::persid: {
         const std::uint32_t pid = n.u[0];

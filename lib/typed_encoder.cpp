@@ -204,7 +204,7 @@ void typed_encoder::integer(std::uint64_t v) {
   std::string le;
   for (int i = 0; i < 8; ++i) le.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
   le.push_back('\0');  // the sign byte a value with its top bit set needs
-  detail::emit_big_int(w_.w_, protocol(), le, [&] { return std::to_string(v); });
+  (void)detail::emit_big_int(w_.w_, protocol(), le, [&] { return std::to_string(v); });  // 20 digits at most
 }
 void typed_encoder::floating(double v) { detail::emit_float(w_.w_, protocol(), v); }
 
@@ -225,9 +225,10 @@ void typed_encoder::integer_bytes(std::span<const std::byte> le) {
     }
     return integer(static_cast<std::int64_t>(u));
   }
-  detail::emit_big_int(w_.w_, protocol(), b, [&] {
-    return detail::int_to_decimal(std::span<const std::byte>(reinterpret_cast<const std::byte*>(b.data()), b.size()));
-  });
+  if (detail::emit_big_int(w_.w_, protocol(), b, [&] {
+        return detail::int_to_decimal(std::span<const std::byte>(reinterpret_cast<const std::byte*>(b.data()), b.size()));
+      }) != detail::emit_status::ok)
+    return w_.fail("Exceeds the limit (4300 digits) for integer string conversion");
 }
 
 void typed_encoder::str(std::string_view utf8) {

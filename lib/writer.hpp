@@ -345,9 +345,14 @@ inline void emit_bool(writer& w, int proto, bool v) {
   }
 }
 
+/// CPython's default limit on int-to-str conversion (sys.get_int_max_str_digits()): its pickler
+/// raises ValueError for an int with more digits at protocols 0-1, which write LONG text.
+inline constexpr std::size_t int_max_str_digits = 4300;
+
 /// An int given as minimal little-endian two's complement: LONG1/LONG4 (2+), LONG text (0-1).
+/// too_large (nothing written) for LONG text beyond int_max_str_digits, as CPython refuses it.
 template <class Decimal>
-void emit_big_int(writer& w, int proto, const std::string& le, Decimal&& decimal) {
+[[nodiscard]] emit_status emit_big_int(writer& w, int proto, const std::string& le, Decimal&& decimal) {
   if (proto >= 2) {
     if (le.size() < 256) {
       const auto len = static_cast<std::uint8_t>(le.size());
@@ -358,9 +363,12 @@ void emit_big_int(writer& w, int proto, const std::string& le, Decimal&& decimal
     }
     w.write(le.data(), le.size());
   } else {
-    const std::string s = "L" + decimal() + "L\n";
+    const std::string d = decimal();
+    if (d.size() - (!d.empty() && d[0] == '-' ? 1 : 0) > int_max_str_digits) return emit_status::too_large;
+    const std::string s = "L" + d + "L\n";
     w.write(s.data(), s.size());
   }
+  return emit_status::ok;
 }
 
 /// save_float: BINFLOAT (big-endian) or FLOAT repr text.

@@ -211,3 +211,21 @@ TEST_CASE("what a protocol cannot express is an error, never a malformed pickle"
   REQUIRE_FALSE(d.has_value());
   CHECK(d.error().offset == 23);
 }
+
+TEST_CASE("ints beyond 4300 digits cannot be LONG text: protocols 0-1 refuse them, as CPython does") {
+  // 4300 nines: the longest text CPython writes (and reads) with its default int_max_str_digits.
+  const std::string longest = "L" + std::string(4300, '9') + "L\n.";
+  CHECK(reencode(longest, 0) == longest);
+  // LONG4 of 2048 bytes: 2^16383 - 1, 4932 digits.
+  const std::string huge = "\x80\x02\x8b\x00\x08\x00\x00"s + std::string(2047, '\xff') + "\x7f.";
+  auto doc = decoded(huge);
+  for (int p = 0; p <= 1; ++p) {
+    brine::encode_options opt;
+    opt.protocol = p;
+    const auto e = brine::encode(doc.root(), opt);
+    REQUIRE_FALSE(e.has_value());
+    CHECK(e.error().code == brine::errc::bad_argument);
+    CHECK(e.error().message.find("4300 digits") != std::string::npos);
+  }
+  CHECK(reencode(huge, 2) == huge);
+}
