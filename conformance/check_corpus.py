@@ -102,8 +102,9 @@ def symbolic_load(data, encoding, tables):
         else:
             raise Bad('%s on %s' % (op, k))
 
+    op = b''
     while True:
-        op = take(1)
+        previous, op = op, take(1)
         if op == b'.':
             return stack[-1]
         if op == b'\x80':
@@ -116,7 +117,12 @@ def symbolic_load(data, encoding, tables):
             if marks and marks[-1] == len(stack):
                 marks.pop()
             else:
-                stack.pop()
+                top = stack.pop()
+                # REDUCE then POP (a state_setter): the call is an operation on its first argument.
+                if previous == b'R' and top.kind == dm.OBJECT and top.data == 'R' and top.items[1].kind == dm.TUPLE:
+                    first = top.items[1].items[0]
+                    if first.kind in (dm.OBJECT, dm.GLOBAL):
+                        first.add_op('c', [top.items[0]] + top.items[1].items[1:])
         elif op == b'1':
             pop_mark()
         elif op == b'2':

@@ -28,8 +28,8 @@ TRACKED = frozenset([STR, BYTES, BYTEARRAY, TUPLE, LIST, DICT, SET, FROZENSET, G
 
 _OPEN = {TUPLE: 't(', LIST: 'l[', DICT: 'd{', SET: 'S{', FROZENSET: 'z{'}
 _CLOSE = {TUPLE: ')', LIST: ']', DICT: '}', SET: '}', FROZENSET: '}'}
-_OP_OPEN = {'a': '.a[', 's': '.s{', 'A': '.A{', 'b': '.b('}
-_OP_CLOSE = {'a': ']', 's': '}', 'A': '}', 'b': ')'}
+_OP_OPEN = {'a': '.a[', 's': '.s{', 'A': '.A{', 'b': '.b(', 'c': '.c('}
+_OP_CLOSE = {'a': ']', 's': '}', 'A': '}', 'b': ')', 'c': ')'}
 
 
 class Node(object):
@@ -43,10 +43,11 @@ class Node(object):
         self.num = 0
 
     def add_op(self, op, values):
-        """Record an operation; consecutive a/s/A operations merge, BUILD ('b') never does."""
+        """Record an operation; consecutive a/s/A operations merge, BUILD ('b') and a discarded
+        call ('c') never do."""
         if self.ops is None:
             self.ops = []
-        if op != 'b' and self.ops and self.ops[-1][0] == op:
+        if op not in ('b', 'c') and self.ops and self.ops[-1][0] == op:
             self.ops[-1][1].extend(values)
         else:
             self.ops.append([op, list(values)])

@@ -432,10 +432,10 @@ class Mirror(object):
             if state_setter is None:
                 node.add_op('b', [self.save(state)])
             else:
-                # setter(obj, state) via REDUCE, then POP: nothing reaches the graph.
-                self.save(state_setter)
+                # setter(obj, state) via REDUCE, then POP: recorded as a call on the object.
+                setter = self.save(state_setter)
                 self.save(obj)
-                self.save(state)
+                node.add_op('c', [setter, self.save(state)])
         return node
 
 

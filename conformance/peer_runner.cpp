@@ -303,6 +303,7 @@ std::string describe(brine::value root) {
               case brine::op_kind::setitem:
               case brine::op_kind::setitems: return 's';
               case brine::op_kind::additems: return 'A';
+              case brine::op_kind::call: return 'c';
             }
             return '?';
           };
@@ -312,16 +313,16 @@ std::string describe(brine::value root) {
           do {
             for (auto x : ops[j].values) vals.push_back(x);
             ++j;
-          } while (l != 'b' && j < ops.size() && letter(ops[j].kind) == l);
+          } while (l != 'b' && l != 'c' && j < ops.size() && letter(ops[j].kind) == l);
           if (l == 's') {
             pairs(vals, ".s{", "}");
           } else {
-            body.emplace_back(l == 'b' ? std::string_view(".b(") : l == 'a' ? ".a[" : ".A{");
+            body.emplace_back(l == 'b' ? std::string_view(".b(") : l == 'c' ? ".c(" : l == 'a' ? ".a[" : ".A{");
             for (std::size_t k = 0; k < vals.size(); ++k) {
               if (k) body.emplace_back(std::string_view(","));
               body.emplace_back(vals[k]);
             }
-            body.emplace_back(l == 'b' ? std::string_view(")") : l == 'a' ? "]" : "}");
+            body.emplace_back(l == 'b' || l == 'c' ? std::string_view(")") : l == 'a' ? "]" : "}");
           }
           i = j;
         }

@@ -88,7 +88,7 @@ bool identity_tracked(const brine::value& v) {
 }
 
 // Operation groups: APPEND/APPENDS merge into `.a[...]`, SETITEM/SETITEMS into `.s{...}`,
-// ADDITEMS into `.A{...}`; BUILD is `.b(...)` and never merges.
+// ADDITEMS into `.A{...}`; BUILD is `.b(...)`, a discarded call `.c(...)`, and they never merge.
 char op_group(brine::op_kind k) {
   switch (k) {
     case brine::op_kind::append:
@@ -97,6 +97,7 @@ char op_group(brine::op_kind k) {
     case brine::op_kind::setitems: return 's';
     case brine::op_kind::additems: return 'A';
     case brine::op_kind::build: return 'b';
+    case brine::op_kind::call: return 'c';
   }
   return '?';
 }
@@ -106,6 +107,7 @@ std::string_view group_open(char g) {
     case 'a': return ".a[";
     case 's': return ".s{";
     case 'A': return ".A{";
+    case 'c': return ".c(";
     default: return ".b(";
   }
 }
@@ -125,7 +127,7 @@ void push_ops(std::vector<work>& body, const brine::value& v) {
   for (const brine::applied_op& op : v.ops()) {
     if (op.values.empty()) continue;  // an empty batch writes nothing
     const char g = op_group(op.kind);
-    if (g == 'b' || g != open) {
+    if (g == 'b' || g == 'c' || g != open) {
       if (open != 0) body.push_back(lit(group_close(open)));
       body.push_back(lit(group_open(g)));
       open = g;
@@ -136,7 +138,7 @@ void push_ops(std::vector<work>& body, const brine::value& v) {
       body.push_back(val(op.values[i]));
       ++count;
     }
-    if (g == 'b') {
+    if (g == 'b' || g == 'c') {
       body.push_back(lit(group_close(g)));
       open = 0;
     }

@@ -264,7 +264,8 @@ class walker {
             case brine::op_kind::setitem: BRINE_FUZZ_CHECK(count == 2); break;
             case brine::op_kind::setitems: BRINE_FUZZ_CHECK(count > 0 && count % 2 == 0); break;
             case brine::op_kind::appends:
-            case brine::op_kind::additems: BRINE_FUZZ_CHECK(count > 0); break;
+            case brine::op_kind::additems:
+            case brine::op_kind::call: BRINE_FUZZ_CHECK(count > 0); break;
           }
           children(op.values);
         }

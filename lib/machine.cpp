@@ -693,6 +693,22 @@ bool machine::record_op(std::uint32_t target, op_kind kind, const std::uint32_t*
   return ok;
 }
 
+// REDUCE then POP: nothing can reach the call's result, so what it stands for is its effect on
+// its first argument (a state_setter(obj, state)). Kept as an operation on that object when it
+// can hold one, so that encoding writes the call again; otherwise the result is just dropped.
+bool machine::record_discarded_call(std::uint32_t object) {
+  if (!keep_items_) return true;  // validating: no items kept, nothing to record
+  const object_rec o = d_.objects[d_.nodes[object].u[0]];
+  const container a = d_.containers[d_.nodes[o.args].u[0]];
+  if (a.size == 0) return true;
+  const std::uint32_t target = d_.pool[a.start];
+  const node_kind tk = d_.nodes[target].kind();
+  if (tk != node_kind::object && tk != node_kind::global) return true;
+  std::vector<std::uint32_t> values(d_.pool.begin() + a.start, d_.pool.begin() + a.start + a.size);
+  values[0] = o.callable;
+  return record_op(target, op_kind::call, values.data(), values.size());
+}
+
 std::string machine::kind_text(std::uint32_t id) const { return std::string(node_kind_name(d_.nodes[id].kind())); }
 
 // ---------------------------------------------------------------------------------------------
@@ -1255,6 +1271,7 @@ bool machine::run() {
         } else if (stack_.size() <= fence()) {
           return underflow();
         } else {
+          if (op_start_ == reduce_end_ && stack_.back() == reduce_node_ && !record_discarded_call(reduce_node_)) return false;
           stack_.pop_back();
         }
         break;
@@ -1347,7 +1364,11 @@ bool machine::run() {
         stack_.resize(stack_.size() - 2);
         bool folded = false;
         if (!try_fold(callable, args, folded)) return false;
-        if (!folded && !new_object(call_kind::reduce, callable, args, no_node)) return false;
+        if (!folded) {
+          if (!new_object(call_kind::reduce, callable, args, no_node)) return false;
+          reduce_end_ = cur_;
+          reduce_node_ = stack_.back();
+        }
         break;
       }
       case op::NEWOBJ:

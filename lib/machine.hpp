@@ -155,6 +155,7 @@ class machine {
   bool new_object(call_kind how, std::uint32_t callable, std::uint32_t args, std::uint32_t kwargs);
   std::uint32_t ops_of(std::uint32_t target);
   bool record_op(std::uint32_t target, op_kind kind, const std::uint32_t* items, std::size_t n);
+  bool record_discarded_call(std::uint32_t object);
   std::string kind_text(std::uint32_t id) const;
 
   const unsigned char* base_;
@@ -182,6 +183,10 @@ class machine {
   int declared_proto_ = 5;
   bool seen_proto_ = false;
   const unsigned char* op_start_;  // the opcode being executed
+  // The object the last REDUCE made and where that REDUCE ended: a POP right there discards a
+  // call made for its effect on its first argument (recorded as op_kind::call on it).
+  const unsigned char* reduce_end_ = nullptr;
+  std::uint32_t reduce_node_ = no_node;
   std::uint8_t op_ = 0;
   bool in_opcode_ = true;
   std::uint32_t root_ = 0;

@@ -718,6 +718,12 @@ class pickler {
     if (n.kind() == node_kind::global) {
       if (const std::uint32_t m = global_memo_find(id)) {
         write_get(m - 1);
+        // Another node of the same name was written first: CPython's class object is one object
+        // per name, so this node's operations apply to it (once).
+        if (!memoized(id)) {
+          memo_[id] = m;
+          push(task::op_replay, id, 0);
+        }
         return true;
       }
     } else if (memoized(id)) {
@@ -930,6 +936,7 @@ class pickler {
         m = overlay_shared(node_kind::str, module, std::string("module:") + std::string(module));
         q = overlay_data(node_kind::str, name);
       }
+      push(task::op_replay, id, 0);  // BUILD and other operations recorded on the global
       push(task::stack_global_end, id);
       push_save(q);
       push_save(m);
@@ -940,6 +947,7 @@ class pickler {
     std::string line = "c" + mod_s + "\n" + name_s + "\n";
     w_.write(line.data(), line.size());
     global_memo_put(id);
+    push(task::op_replay, id, 0);
     return true;
   }
 
@@ -956,10 +964,19 @@ class pickler {
         name_s = std::string(mapped->name);
       }
     }
-    if (proto_ < 3) {
-      for (char c : mod_s + name_s)
-        if (static_cast<unsigned char>(c) >= 0x80)
-          return fail(id, "can't pickle module identifier '" + mod_s + "' using pickle protocol " + std::to_string(proto_));
+    // A text line cannot hold a newline, and GLOBAL / INST text is strict UTF-8 (ASCII below 3):
+    // CPython's pickler raises PicklingError for a name it cannot encode (and writes a newline
+    // unchecked, making a pickle it cannot load); brine refuses both.
+    for (const std::string* s : {&mod_s, &name_s}) {
+      const char* what = s == &mod_s ? "module" : "global";
+      if (s->find('\n') != std::string::npos)
+        return fail(id, std::string("can't pickle ") + what + " identifier containing a newline using pickle protocol " + std::to_string(proto_));
+      for (std::size_t i = 0; i < s->size(); ++i) {
+        const auto c = static_cast<unsigned char>((*s)[i]);
+        const bool surrogate = c == 0xed && i + 1 < s->size() && static_cast<unsigned char>((*s)[i + 1]) >= 0xa0;
+        if ((proto_ < 3 && c >= 0x80) || surrogate)
+          return fail(id, std::string("can't pickle ") + what + " identifier '" + *s + "' using pickle protocol " + std::to_string(proto_));
+      }
     }
     return true;
   }
@@ -1060,6 +1077,21 @@ class pickler {
         w_.op(op::MARK);
         save_all(o.kind == op_kind::appends ? op::APPENDS : op::SETITEMS);
         break;
+      case op_kind::call: {
+        // callable(obj, *rest) REDUCE POP, as CPython writes a state_setter: TUPLE2 at every
+        // protocol (CPython writes it even at 0 and 1), other sizes as save_tuple would.
+        const std::size_t n = ids.size();  // the argument tuple: obj and the n - 1 after it
+        const bool marked = n != 2 && (proto_ < 2 || n > 3);
+        static constexpr std::uint8_t short_tuple[] = {op::TUPLE1, op::TUPLE2, op::TUPLE3};
+        push(task::write_op, 0, op::POP);
+        push(task::write_op, 0, op::REDUCE);
+        push(task::write_op, 0, marked ? op::TUPLE : short_tuple[n - 1]);
+        for (std::size_t i = n; i-- > 1;) push_save(ids[i]);
+        push_save(id);
+        if (marked) push(task::write_op, 0, op::MARK);
+        push_save(ids[0]);
+        break;
+      }
       case op_kind::additems:
         if (proto_ < 4) return fail(id, "ADDITEMS needs protocol 4");
         w_.op(op::MARK);

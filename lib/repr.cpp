@@ -45,8 +45,9 @@ constexpr std::uint8_t f_leave = 8;     // clear st_on_path of `id` when done
 constexpr std::uint8_t f_opstream = 16; // group: entries come from an op stream, not spans
 constexpr std::uint8_t f_hug = 32;      // group of one entry: never broken, the entry may break
 
-// Op classes that merge when consecutive (BUILD never merges).
-enum op_class : std::uint8_t { oc_build, oc_append, oc_setitem, oc_additem };
+// Op classes that merge when consecutive (BUILD and discarded calls never merge).
+enum op_class : std::uint8_t { oc_build, oc_append, oc_setitem, oc_additem, oc_call };
+bool merges(op_class c) { return c != oc_build && c != oc_call; }
 op_class class_of(op_kind k) {
   switch (k) {
     case op_kind::build: return oc_build;
@@ -55,6 +56,7 @@ op_class class_of(op_kind k) {
     case op_kind::setitem:
     case op_kind::setitems: return oc_setitem;
     case op_kind::additems: return oc_additem;
+    case op_kind::call: return oc_call;
   }
   return oc_build;
 }
@@ -369,7 +371,7 @@ class renderer {
     const std::uint32_t* ops = s_.d.pool.data() + c.start;
     const std::uint32_t next = cursor + 1 + (ops[cursor] & detail::op_count_mask);
     const bool single = (ops[cursor] & detail::op_count_mask) == 1 && cls != oc_setitem &&
-                        (cls == oc_build || next >= c.size ||
+                        (!merges(cls) || next >= c.size ||
                          class_of(static_cast<op_kind>(ops[next] >> 28)) != cls);
     if (flat) g.flags |= f_flat;
     else if (single) g.flags |= f_hug;
@@ -416,7 +418,7 @@ class renderer {
       std::uint32_t count = ops[g.k] & detail::op_count_mask;
       while (g.c >= count) {
         const std::uint32_t next = g.k + 1 + count;
-        const bool more = next < c.size && g.b != oc_build &&
+        const bool more = next < c.size && merges(static_cast<op_class>(g.b)) &&
                           class_of(static_cast<op_kind>(ops[next] >> 28)) == static_cast<op_class>(g.b);
         if (!more) {
           g.k = next;
@@ -508,6 +510,7 @@ class renderer {
     stack_.push_back(p);  // the group reports the cursor after its run back into this item
     switch (cls) {
       case oc_build: open_op_group(".__setstate__(", container, p.k, cls, c_paren, p.depth, flat); break;
+      case oc_call: open_op_group(".__applied__(", container, p.k, cls, c_paren, p.depth, flat); break;
       case oc_setitem: open_op_group(".update({", container, p.k, cls, c_brace_paren, p.depth, flat); break;
       case oc_additem: open_op_group(".update({", container, p.k, cls, c_brace_paren, p.depth, flat); break;
       case oc_append: {

@@ -251,6 +251,30 @@ TEST_CASE("recorded calls and folds") {
   CHECK(ok("\x80\x02\x82\x01."s).root().ext_code() == 1);
 }
 
+TEST_CASE("a REDUCE POPped at once is a call on its first argument (a state_setter)") {
+  // [obj, shared] where obj = m.C(0) and then m.set(obj, {'v': shared}) is called and dropped:
+  // what CPython writes for a 6-tuple __reduce__ (protocol 4, no framing).
+  const std::string p = "\x80\x04](\x8c\x01m\x94\x8c\x01" "C\x94\x93\x94K\x00\x85\x94R\x94h\x00\x8c\x03set\x94\x93\x94h\x04}\x94\x8c\x01v\x94}\x94h\x08K\x01ss\x86R0h\x09" "e."s;
+  auto d = ok(p);
+  const auto obj = d.root().items()[0];
+  REQUIRE(obj.kind() == kind::object);
+  const auto ops = obj.ops();
+  REQUIRE(ops.size() == 1);
+  CHECK(ops[0].kind == brine::op_kind::call);
+  REQUIRE(ops[0].values.size() == 2);
+  CHECK(ops[0].values[0].name() == "set");
+  CHECK(ops[0].values[1].find("v").id() == d.root().items()[1].id());
+  // Anything between REDUCE and POP (here a MEMOIZE), or a first argument that is plain data:
+  // nothing is recorded.
+  std::string memoized = p;
+  memoized.replace(memoized.find("R0"), 2, "R\x94" "0");
+  CHECK(ok(memoized).root().items()[0].ops().empty());
+  auto plain = ok("\x80\x04" "cm\nf\nK\x01K\x02\x86R0N."s);
+  CHECK(plain.root().is(kind::none));
+  // validate() runs the same machine and agrees.
+  CHECK(brine::validate(std::string_view(p)).has_value());
+}
+
 TEST_CASE("out-of-band buffers") {
   const std::string data = "abc";
   brine::decode_options opt;

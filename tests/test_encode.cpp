@@ -157,6 +157,44 @@ TEST_CASE("recorded objects round-trip as recorded") {
   CHECK(brine::equivalent(a.root(), b.root()));
 }
 
+TEST_CASE("operations recorded on a global are written after it, once per class") {
+  // mod.C with BUILD {'x': 1}: a class attribute overwrite, kept at every protocol.
+  const std::string build = "\x80\x04\x8c\x03mod\x8c\x01" "C\x93}\x8c\x01xK\x01sb."s;
+  CHECK(reencode(build, 2) == "\x80\x02" "cmod\nC\nq\x00}q\x01X\x01\x00\x00\x00xq\x02K\x01sb."s);
+  for (int p = 0; p <= 5; ++p) {
+    CAPTURE(p);
+    auto a = decoded(build);
+    auto b = decoded(reencode(build, p));
+    CHECK(brine::equivalent(a.root(), b.root()));
+  }
+  // Two GLOBALs of one name, each with a BUILD: one class object, written once, both BUILDs.
+  const std::string twice = "(cmod\nC\n(dS'x'\nI1\nsbcmod\nC\n(dS'y'\nI2\nsbt."s;
+  CHECK(reencode(twice, 1) == "(cmod\nC\nq\x00}q\x01X\x01\x00\x00\x00xq\x02K\x01sbh\x00}q\x03X\x01\x00\x00\x00yq\x04K\x02sbtq\x05."s);
+}
+
+TEST_CASE("a global name a text line cannot hold is refused below protocol 4") {
+  // Module 'a\nb' (from STACK_GLOBAL) and module '\ud800' (a lone surrogate, not UTF-8).
+  const std::string newline = "\x80\x04\x8c\x03" "a\nb\x8c\x01" "C\x93."s;
+  const std::string surrogate = "\x80\x04X\x03\x00\x00\x00\xed\xa0\x80\x8c\x01" "a\x93."s;
+  for (const std::string* in : {&newline, &surrogate}) {
+    auto doc = decoded(*in);
+    for (int p = 0; p <= 3; ++p) {
+      CAPTURE(p);
+      brine::encode_options opt;
+      opt.protocol = p;
+      const auto e = brine::encode(doc.root(), opt);
+      REQUIRE_FALSE(e.has_value());
+      CHECK(e.error().code == brine::errc::bad_argument);
+      CHECK(e.error().offset == in->size() - 2);
+    }
+    CHECK(reencode(*in, 4).size() > 0);
+  }
+  brine::encode_options p3;
+  p3.protocol = 3;
+  CHECK(brine::encode(decoded(surrogate).root(), p3).error().message ==
+        "can't pickle module identifier '\xed\xa0\x80' using pickle protocol 3");
+}
+
 TEST_CASE("a sink receives the pickle in pieces; large payloads are not copied") {
   const std::string payload(100000, 'z');
   const std::string input = "\x80\x05\x8e"s + le64(payload.size()) + payload + "\x94."s;

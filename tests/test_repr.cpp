@@ -335,6 +335,10 @@ constexpr object_case object_cases[] = {
   {"\200\002c__builtin__\012complex\012q\000G\?\360\000\000\000\000\000\000G@\000\000\000\000\000\000\000\206q\001Rq\002."sv,
    "builtins.complex(1.0, 2.0)"sv,
    "builtins.complex(1.0, 2.0)"sv},
+  // a state_setter: m.set(obj, {'v': shared}) REDUCE POP, then the list holds obj and shared
+  {"\x80\x04](\x8c\x01m\x94\x8c\x01" "C\x94\x93\x94K\x00\x85\x94R\x94h\x00\x8c\x03set\x94\x93\x94h\x04}\x94\x8c\x01v\x94}\x94h\x08K\x01ss\x86R0h\x09" "e."sv,
+   "[m.C(0).__applied__(m.set, {'v': {'v': 1}}), {'v': 1}]"sv,
+   "[m.C(0).__applied__(m.set, {'v': <#1>{'v': 1}}), <@1>]"sv},
 };
 
 brine::document decode_ok(std::string_view pickle, brine::decode_options options = {}) {

@@ -267,7 +267,7 @@ class json_writer {
     for (std::size_t i = list.size(); i-- > 0;) {
       const auto& o = list[i];
       static constexpr std::string_view names[] = {"{\"build\":", "{\"append\":", "{\"appends\":[", "{\"setitem\":[",
-                                                   "{\"setitems\":[", "{\"additems\":["};
+                                                   "{\"setitems\":[", "{\"additems\":[", "{\"call\":["};
       const auto k = static_cast<std::size_t>(o.kind);
       const bool single = o.kind == brine::op_kind::build || o.kind == brine::op_kind::append;
       text(single ? "}" : "]}");
@@ -596,7 +596,7 @@ class pickle_writer {
           const std::string& name = v_[op.items[0]].text;
           const json_value& arg = v_[op.items[1]];
           if (name == "build" || name == "append") continue;
-          if (name != "appends" && name != "setitem" && name != "setitems" && name != "additems") return fail(op.offset, "unknown op \"" + name + "\"");
+          if (name != "appends" && name != "setitem" && name != "setitems" && name != "additems" && name != "call") return fail(op.offset, "unknown op \"" + name + "\"");
           if (arg.t != json_value::type::array) return fail(arg.offset, name + " takes a list");
           member[op.items[1]] = 1;
         }
@@ -964,6 +964,17 @@ class pickle_writer {
       if (name == "build" || name == "append") {
         later(name == "build" ? brine::op::BUILD : brine::op::APPEND);
         work_.push_back({task::save, resolve(arg), 0});
+      } else if (name == "call") {
+        // callable(this object, *rest) and its result dropped: f MARK <self> rest... TUPLE REDUCE POP.
+        const auto& items = v_[arg].items;
+        if (items.empty()) return fail(v_[arg].offset, "call takes [callable, arguments after the object...]");
+        later(brine::op::POP);
+        later(brine::op::REDUCE);
+        later(brine::op::TUPLE);
+        for (std::size_t a = items.size(); a-- > 1;) work_.push_back({task::save, resolve(items[a]), 0});
+        work_.push_back({task::save, i, 0});
+        later(brine::op::MARK);
+        work_.push_back({task::save, resolve(items[0]), 0});
       } else if (name == "setitem") {
         if (v_[arg].items.size() != 2) return fail(v_[arg].offset, "setitem takes [key, value]");
         later(brine::op::SETITEM);

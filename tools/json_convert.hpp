@@ -27,7 +27,7 @@
 //   after fix_imports; "raw" as written, when they differ) · {"$object": "reduce" | "newobj" |
 //   "newobj_ex" | "inst" | "obj", "callable": X, "args": X, "kwargs": X, "ops": [{"build": X},
 //   {"append": X}, {"appends": [..]}, {"setitem": [k, v]}, {"setitems": [k, v, ..]}, {"additems":
-//   [..]}]} · {"$persid": X, "binary": true} · {"$ext": 7} · {"$buffer": base64, "readonly": b}.
+//   [..]}, {"call": [f, ..]} (f(this object, ..), its result discarded: a state_setter)]} · {"$persid": X, "binary": true} · {"$ext": 7} · {"$buffer": base64, "readonly": b}.
 //
 //   A value reached more than once whose identity Python can observe (str, bytes, bytearray,
 //   containers, non-empty tuples, globals, recorded objects; persistent ids, whose ids are

@@ -445,6 +445,7 @@ class walker {
       case brine::op_kind::setitems: return 's';
       case brine::op_kind::additems: return 'A';
       case brine::op_kind::build: return 'b';
+      case brine::op_kind::call: return 'c';
     }
     return '?';
   }
@@ -452,15 +453,16 @@ class walker {
   // Operations as in DESCRIBE.md: consecutive APPEND(S) / SETITEM(S) / ADDITEMS merged, BUILD
   // never merged, empty batches write nothing.
   void push_ops(std::vector<work>& body, const std::vector<brine::applied_op>& ops) {
-    static constexpr std::string_view open_of[] = {".a[", ".s{", ".A{", ".b("};
-    static constexpr std::string_view close_of[] = {"]", "}", "}", ")"};
-    auto index = [](char g) { return g == 'a' ? 0 : g == 's' ? 1 : g == 'A' ? 2 : 3; };
+    static constexpr std::string_view open_of[] = {".a[", ".s{", ".A{", ".b(", ".c("};
+    static constexpr std::string_view close_of[] = {"]", "}", "}", ")", ")"};
+    auto index = [](char g) { return g == 'a' ? 0 : g == 's' ? 1 : g == 'A' ? 2 : g == 'b' ? 3 : 4; };
     char open = 0;
     std::size_t count = 0;
     for (const brine::applied_op& op : ops) {
       if (op.values.empty()) continue;
+      if (op.kind == brine::op_kind::call && !options_.discarded_calls) continue;
       const char g = op_group(op.kind);
-      if (g == 'b' || g != open) {
+      if (g == 'b' || g == 'c' || g != open) {
         if (open != 0) body.push_back(lit(close_of[index(open)]));
         body.push_back(lit(open_of[index(g)]));
         open = g;
@@ -471,7 +473,7 @@ class walker {
         body.push_back(val(op.values[i]));
         ++count;
       }
-      if (g == 'b') {
+      if (g == 'b' || g == 'c') {
         body.push_back(lit(close_of[index(g)]));
         open = 0;
       }

@@ -41,6 +41,9 @@ struct canonical_options {
   /// bijection (protocol 2 writes `_functools.reduce` as `__builtin__.reduce`, read back as
   /// `functools.reduce`).
   std::function<std::pair<std::string, std::string>(std::string_view module, std::string_view name)> rename_global;
+  /// Write discarded calls (op_kind::call: REDUCE then POP, a state_setter) as `.c(f,args...)`.
+  /// Off for comparisons with CPython's loads, whose result keeps no trace of them.
+  bool discarded_calls = false;
 };
 
 /// The canonical text of the graph reachable from `root` (a valid value of a live document).

@@ -585,7 +585,7 @@ def classify(data, flags, nbuf, brine, cpy, rerun):
         if berr == "type_mismatch" and c_ok and re_native_method(bmsg):
             return "native-container-methods"
         if berr == "type_mismatch" and c_ok and "has no attribute '__dict__'" in bmsg:
-            return "build-on-data-slotstate"
+            return "build-on-extension" if bmsg.startswith("'extension'") else "build-on-data-slotstate"
     if b_ok and c_ok and flags & F_LENIENT_NUMBERS and any(c == ord("I") for _, _, c in tokens(data)):
         b2, c2 = rerun(flags & ~F_LENIENT_NUMBERS)  # strict numbers: does brine then agree or reject?
         if b2 == c2 or b2.startswith("R bad_number"):

@@ -101,6 +101,10 @@ enum class op_kind : std::uint8_t {
   setitem,   ///< SETITEM (one key, one value)
   setitems,  ///< SETITEMS (a batch of key, value pairs)
   additems,  ///< ADDITEMS (a batch)
+  /// callable(self, *rest) made for its effect on this object, its result discarded: a REDUCE
+  /// whose argument tuple starts with the object, followed at once by POP (the state_setter of
+  /// a 6-tuple `__reduce__`, PEP 307 / bpo-35900). Values: {callable, rest...}.
+  call,
 };
 
 /// Where a global came from.
@@ -221,7 +225,8 @@ class value_range {
 /// One operation applied to a recorded object.
 struct applied_op {
   op_kind kind;
-  value_range values;  // build: {state}; append: {item}; setitem(s): key, value, key, value...
+  value_range values;  // build: {state}; append: {item}; setitem(s): key, value, key, value...;
+                       // call: callable, then the arguments after the object itself
 };
 
 /// A light handle to one node. Copy freely; valid while its document lives.

@@ -15,6 +15,7 @@
 //   APPEND / APPENDS     <object>.append(x)  for one APPEND, else .extend([x, y, ...])
 //   SETITEM / SETITEMS   <object>.update({k: v, ...})
 //   ADDITEMS             <object>.update({x, ...})
+//   REDUCE then POP      <object>.__applied__(f, y, ...)  for the discarded call f(<object>, y, ...)
 //   PERSID / BINPERSID   persistent_id(pid)
 //   EXT1 / EXT2 / EXT4   <extension 127>
 //   NEXT_BUFFER          <buffer #0> or <buffer #0 readonly> (index in the decode buffer list)

@@ -188,9 +188,7 @@ STR_OPS = ('UNICODE', 'BINUNICODE', 'SHORT_BINUNICODE', 'BINUNICODE8')
 
 # Corpus cases whose re-encoding CPython loads to a different object, each listed with its reason
 # in conformance/DEVIATIONS.md. Anything else that loads differently fails.
-KNOWN_LOSSY = {
-    'y_obj_state_setter': "the state_setter call is POPped in the stream, outside the graph encode writes",
-}
+KNOWN_LOSSY = {}  # none now (y_obj_state_setter was, until discarded calls became operations)
 
 
 def known_issue(cpython, brine):
