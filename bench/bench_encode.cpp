@@ -146,10 +146,12 @@ struct brine::codec<typed::ordered_dict<V, SharedKeys>> {
 template <>
 struct brine::codec<typed::shared_refs> {
   static void encode(brine::typed_encoder& e, const typed::shared_refs& s) {
+    // The pool's tuples are one Python object each: the first reference writes it, the others
+    // fetch it by its memo index.
+    std::vector<std::uint64_t> memo(s.pool.size(), UINT64_MAX);
     e.list(s.refs.size(), [&](std::size_t k) {
       const std::uint32_t i = s.refs[k];
-      const std::string_view key(reinterpret_cast<const char*>(&i), sizeof i);
-      if (e.fetch_shared(key)) return;
+      if (memo[i] != UINT64_MAX) return e.memo_get(memo[i]);
       const typed::shared_item& item = s.pool[i];
       e.begin_tuple(3);
       e.boundary();
@@ -159,7 +161,7 @@ struct brine::codec<typed::shared_refs> {
       e.boundary();
       e.floating(item.x);
       e.end_tuple(3);
-      e.remember_shared(key);
+      memo[i] = e.last_memo_index();
     });
   }
 };

@@ -74,7 +74,11 @@ class shared_table {
       h ^= h >> 31;
     }
     if (n != 0) h = (h ^ short_word(p, n)) * 0x94D049BB133111EBull;
-    return h ^ (h >> 29);
+    // The slot is taken from the low bits, which a product draws only from its factors' low
+    // bits: fold the high half in and mix again.
+    h ^= h >> 32;
+    h *= 0xD6E8FEB86659FD93ull;
+    return h ^ (h >> 32);
   }
   // 1 to 8 bytes as one word, by loads that stay inside them (overlapping when n is not a power
   // of two): equal words for equal bytes, and every byte counts.
@@ -231,10 +235,134 @@ void typed_encoder::integer_bytes(std::span<const std::byte> le) {
     return w_.fail("Exceeds the limit (4300 digits) for integer string conversion");
 }
 
+namespace {
+// '' and the 1-character latin-1 strs: one object each in CPython, so one memo entry per pickle.
+bool singleton_text(std::string_view s) {
+  if (s.empty()) return true;
+  const auto c0 = static_cast<unsigned char>(s[0]);
+  if (s.size() == 1) return c0 < 0x80;
+  return s.size() == 2 && (c0 == 0xc2 || c0 == 0xc3);  // U+0080..U+00FF
+}
+
+// `n` items written through the writer's raw cursor: before each, CPython's opcode boundary (a
+// frame that reached its target is committed); then write(at, i) stores at most `max` bytes at
+// `at` and returns how many it stored.
+template <class Write>
+void raw_items(detail::writer& w, std::size_t n, std::size_t max, Write&& write) {
+  auto r = w.raw_begin();
+  for (std::size_t i = 0; i < n; ++i) {
+    if (r.pos >= r.frame_limit) [[unlikely]] {
+      w.raw_end(r);
+      w.opcode_boundary();
+      r = w.raw_begin();
+    }
+    if (r.cap - r.pos < max) [[unlikely]] r = w.raw_grow(r, max * (n - i));
+    r.pos += write(r.base + r.pos, i);
+  }
+  w.raw_end(r);
+}
+}  // namespace
+
 void typed_encoder::str(std::string_view utf8) {
+  if (utf8.size() <= 2 && singleton_text(utf8)) return singleton_str(utf8);
+  fresh_str(utf8);
+}
+
+void typed_encoder::fresh_str(std::string_view utf8) {
   if (detail::emit_str(w_.w_, protocol(), utf8) != detail::emit_status::ok) return w_.fail("cannot serialize a string larger than 4GiB");
   w_.memo_put();
 }
+
+void typed_encoder::ints(std::span<const std::int64_t> items) {
+  if (protocol() < 2) {  // INT / LONG text below protocol 2 for some values: one at a time
+    for (const std::int64_t v : items) {
+      boundary();
+      integer(v);
+    }
+    return;
+  }
+  raw_items(w_.w_, items.size(), 10, [&](char* at, std::size_t i) -> std::size_t {
+    const std::int64_t v = items[i];
+    const auto u = static_cast<std::uint64_t>(v);
+    if (u <= 0xff) {
+      at[0] = static_cast<char>(op::BININT1);
+      at[1] = static_cast<char>(u);
+      return 2;
+    }
+    if (u <= 0xffff) {
+      at[0] = static_cast<char>(op::BININT2);
+      const auto h = static_cast<std::uint16_t>(u);
+      std::memcpy(at + 1, &h, 2);
+      return 3;
+    }
+    if (v >= INT32_MIN && v <= INT32_MAX) {
+      at[0] = static_cast<char>(op::BININT);
+      const auto x = static_cast<std::int32_t>(v);
+      std::memcpy(at + 1, &x, 4);
+      return 5;
+    }
+    const std::uint64_t magnitude = v < 0 ? ~u : u;
+    const auto bytes = static_cast<std::size_t>((64 - std::countl_zero(magnitude) + 1 + 7) / 8);
+    at[0] = static_cast<char>(op::LONG1);
+    at[1] = static_cast<char>(bytes);
+    std::memcpy(at + 2, &u, 8);
+    return 2 + bytes;
+  });
+}
+
+void typed_encoder::floats(std::span<const double> items) {
+  if (protocol() < 1) {  // FLOAT text
+    for (const double v : items) {
+      boundary();
+      floating(v);
+    }
+    return;
+  }
+  raw_items(w_.w_, items.size(), 9, [&](char* at, std::size_t i) -> std::size_t {
+    at[0] = static_cast<char>(op::BINFLOAT);
+    const std::uint64_t be = __builtin_bswap64(std::bit_cast<std::uint64_t>(items[i]));
+    std::memcpy(at + 1, &be, 8);
+    return 9;
+  });
+}
+
+namespace {
+// strs: SHORT_BINUNICODE + MEMOIZE through the raw cursor for runs of short non-singleton strs at
+// protocol 4+; anything else (singletons, long strs, older protocols) through str().
+template <class S>
+void write_strs(typed_encoder& e, detail::typed_writer& tw, std::span<const S> items) {
+  std::size_t i = 0;
+  const std::size_t n = items.size();
+  while (i < n) {
+    const std::string_view s(items[i]);
+    if (e.protocol() < 4 || s.size() > 0xff || (s.size() <= 2 && singleton_text(s))) {
+      e.boundary();
+      e.str(s);
+      ++i;
+      continue;
+    }
+    std::size_t j = i + 1;  // the run of strs the raw path takes
+    while (j < n) {
+      const std::string_view t(items[j]);
+      if (t.size() > 0xff || (t.size() <= 2 && singleton_text(t))) break;
+      ++j;
+    }
+    raw_items(tw.w_, j - i, 2 + 0xff + 1, [&](char* at, std::size_t k) -> std::size_t {
+      const std::string_view t(items[i + k]);
+      at[0] = static_cast<char>(op::SHORT_BINUNICODE);
+      at[1] = static_cast<char>(t.size());
+      detail::copy_small(at + 2, t.data(), t.size());
+      at[2 + t.size()] = static_cast<char>(op::MEMOIZE);
+      return 3 + t.size();
+    });
+    tw.memo_count += j - i;
+    i = j;
+  }
+}
+}  // namespace
+
+void typed_encoder::strs(std::span<const std::string> items) { write_strs(*this, w_, items); }
+void typed_encoder::strs(std::span<const std::string_view> items) { write_strs(*this, w_, items); }
 
 // A str CPython holds as one shared object (interned constants, 1-character latin-1 strs): written
 // once, fetched from the memo after. `key` is a shared_space byte and the text; an empty key means
@@ -249,7 +377,7 @@ void typed_encoder::shared_str(const std::string& key, std::string_view text) {
     }
     w_.set_shared(space, name, w_.memo_count);
   }
-  str(text);
+  fresh_str(text);
 }
 
 void typed_encoder::singleton_str(std::string_view utf8) {
@@ -258,7 +386,7 @@ void typed_encoder::singleton_str(std::string_view utf8) {
     return;
   }
   w_.set_shared(detail::space_singleton, utf8, w_.memo_count);
-  str(utf8);
+  fresh_str(utf8);
 }
 
 void typed_encoder::bytes(std::span<const std::byte> data) {
@@ -333,7 +461,7 @@ void typed_encoder::global(std::string_view module, std::string_view qualname) {
     // every class, 3.12+ for Python-defined classes and functions), written once then fetched.
     shared_str("\x03" + std::string(module), module);
     boundary();
-    str(qualname);
+    fresh_str(qualname);
     w_.w_.op(op::STACK_GLOBAL);
   } else {
     std::string m(module), n(qualname);
@@ -432,6 +560,14 @@ bool typed_encoder::fetch_shared(std::string_view key) {
   if (m == nullptr) return false;
   detail::emit_get(w_.w_, protocol(), *m);
   return true;
+}
+std::uint64_t typed_encoder::last_memo_index() const {
+  BRINE_ASSERT(w_.memo_count > 0);
+  return w_.memo_count - 1;
+}
+void typed_encoder::memo_get(std::uint64_t index) {
+  BRINE_ASSERT(index < w_.memo_count);
+  detail::emit_get(w_.w_, protocol(), index);
 }
 void typed_encoder::remember_shared(std::string_view key) {
   BRINE_ASSERT(w_.memo_count > 0);

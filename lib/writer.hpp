@@ -21,6 +21,7 @@
 #include <string>
 #include <string_view>
 
+#include "brine/detail/pod_vector.hpp"
 #include "brine/encode.hpp"
 #include "brine/opcodes.hpp"
 
@@ -188,6 +189,12 @@ class writer {
   }
   void resize(std::size_t size) {
     const std::size_t u = used();
+    if (size >= huge_page_advice_bytes && size > buf_.capacity()) {
+      // Large outputs: allocate, advise huge pages, then touch (resize zero-fills): page faults
+      // dominate writing fresh memory, and a 2 MiB page takes one fault instead of 512.
+      buf_.reserve(size);
+      advise_huge_pages(buf_.data(), buf_.capacity());
+    }
     buf_.resize(size);
     base_ = buf_.data();
     cur_ = base_ + u;

@@ -105,6 +105,83 @@ TEST_CASE("typed values encode to CPython's bytes at every protocol") {
   check_bytes("point", point{1, 2.5});
 }
 
+// The same elements through value() one at a time: the reference for list_of's batch path.
+template <class T>
+struct one_by_one {
+  std::vector<T> items;
+};
+template <class T>
+struct brine::codec<one_by_one<T>> {
+  static void encode(brine::typed_encoder& e, const one_by_one<T>& v) {
+    e.list(v.items.size(), [&](std::size_t i) { e.value(v.items[i]); });
+  }
+};
+
+TEST_CASE("contiguous lists of scalars and strs take the batch path, with CPython's bytes") {
+  check_bytes("list_of_strs", std::vector<std::string>{"a", "a", "", "", "\xc3\xa9", "\xc3\xa9", "xy", std::string(300, 'z'), "xy"});
+  check_bytes("list_of_strs", std::vector<std::string_view>{"a", "a", "", "", "\xc3\xa9", "\xc3\xa9", "xy", std::string_view(std::string(300, 'z')), "xy"});
+  check_bytes("list_of_ints", std::vector<std::int64_t>{0, 255, 256, 65535, 65536, -1, -129, INT32_MAX, INT32_MIN, 2147483648LL,
+                                                        -2147483649LL, 1LL << 40, -(1LL << 40), INT64_MAX, INT64_MIN});
+  check_bytes("list_of_ints", std::vector<long long>{0, 255, 256, 65535, 65536, -1, -129, INT32_MAX, INT32_MIN, 2147483648LL,
+                                                     -2147483649LL, 1LL << 40, -(1LL << 40), INT64_MAX, INT64_MIN});
+  check_bytes("list_of_floats", std::vector<double>{1.5, -0.0, 1e300, 5e-324});
+  check_bytes("list_of_f32", std::vector<float>{0.5f, 1.25f, -3.0f});
+  check_bytes("list_of_u64", std::vector<std::uint64_t>{0, UINT64_MAX});
+  check_bytes("list_of_i16", std::array<std::int16_t, 3>{-32768, 32767, 0});
+
+  // Many items: batches of 1000, frames committed at 64 KiB, memo indices past 255 and 65535.
+  std::vector<std::int64_t> ints(70001);
+  std::vector<double> floats(70001);
+  std::vector<std::string> strs(70001);
+  std::vector<std::int32_t> narrow(70001);
+  for (std::size_t i = 0; i < ints.size(); ++i) {
+    ints[i] = static_cast<std::int64_t>(i * i * 977) * (i % 2 ? -1 : 1);
+    floats[i] = static_cast<double>(i) / 7;
+    strs[i] = i % 97 == 0 ? std::string(1, static_cast<char>('a' + i % 26)) : "s" + std::to_string(i) + std::string(i % 300, 'x');
+    narrow[i] = static_cast<std::int32_t>(i * 31) - 1000000;
+  }
+  for (int p = 0; p <= 5; ++p) {
+    CAPTURE(p);
+    brine::encode_options opt;
+    opt.protocol = p;
+    CHECK(*brine::pickle(ints, opt) == *brine::pickle(one_by_one<std::int64_t>{ints}, opt));
+    CHECK(*brine::pickle(floats, opt) == *brine::pickle(one_by_one<double>{floats}, opt));
+    CHECK(*brine::pickle(strs, opt) == *brine::pickle(one_by_one<std::string>{strs}, opt));
+    CHECK(*brine::pickle(narrow, opt) == *brine::pickle(one_by_one<std::int32_t>{narrow}, opt));
+  }
+  // And what the generic path writes for them decodes to the same values.
+  brine::encode_options p5;
+  const auto bytes = brine::pickle(strs, p5);
+  REQUIRE(bytes.has_value());
+  auto doc = brine::decode(std::string_view(*bytes));
+  REQUIRE(doc.has_value());
+  const auto back = brine::from_value<std::vector<std::string>>(doc->root());
+  REQUIRE(back.has_value());
+  CHECK(*back == strs);
+}
+
+// One tuple referenced three times: written once, then fetched by its memo index.
+struct shared_tuple {};
+template <>
+struct brine::codec<shared_tuple> {
+  static void encode(brine::typed_encoder& e, const shared_tuple&) {
+    std::uint64_t memo = 0;
+    bool written = false;
+    const auto tuple = [&] {
+      if (written) return e.memo_get(memo);
+      e.value(std::tuple<std::string, int>{"xyz", 1});
+      memo = e.last_memo_index();
+      written = true;
+    };
+    e.list(3, [&](std::size_t i) {
+      if (i < 2) tuple();
+      else e.list(1, [&](std::size_t) { tuple(); });
+    });
+  }
+};
+
+TEST_CASE("a codec shares an object by its memo index") { check_bytes("shared_tuple", shared_tuple{}); }
+
 TEST_CASE("decode into C++ types") {
   auto doc = brine::decode_owned(expected("nested", 4));
   REQUIRE(doc.has_value());

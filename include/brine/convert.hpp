@@ -125,6 +125,18 @@ class typed_encoder {
   template <class F> void dict(std::size_t n, F&& pair) { begin_dict(n); batch(n, pair, 2); end_dict(n); }
   template <class F> void set(std::size_t n, F&& item) { begin_set(n); batch(n, item, 3); end_set(n); }
 
+  /// A list of the elements of a contiguous range, the same bytes as list(n, ...) with value() per
+  /// element, written a batch at a time without a call per element. Elements: integers of every
+  /// width, float / double, std::string, std::string_view. value() takes this path for
+  /// std::vector and std::array of those types.
+  template <class T> void list_of(std::span<const T> items);
+  /// Consecutive items (each after its opcode boundary, as value() in a batch): the building
+  /// blocks of list_of, also usable inside a codec's own batches.
+  void ints(std::span<const std::int64_t> items);
+  void floats(std::span<const double> items);
+  void strs(std::span<const std::string> items);
+  void strs(std::span<const std::string_view> items);
+
   /// A dict of str keys to values: dict_of("x", 1, "y", 2.5).
   template <class... KV> void dict_of(const KV&... kv);
 
@@ -173,6 +185,12 @@ class typed_encoder {
   /// name to the object whose memo entry was stored last.
   bool fetch_shared(std::string_view key);
   void remember_shared(std::string_view key);
+  /// The same by memo index, without hashing a key: last_memo_index() is CPython's memo number of
+  /// the object stored last (precondition: one was), memo_get(index) writes a fetch of it (BINGET /
+  /// LONG_BINGET / GET), the same Python object again. For codecs that know their shared objects
+  /// by position (a pool, a table of interned values).
+  std::uint64_t last_memo_index() const;
+  void memo_get(std::uint64_t index);
 
   /// Fail the encode (codecs of values CPython could not pickle): brine::pickle returns
   /// errc::bad_argument with `message`; the first failure wins.
@@ -180,16 +198,23 @@ class typed_encoder {
 
  private:
   void shared_str(const std::string& key, std::string_view text);
-  template <class F> void batch(std::size_t n, F& item, int container) {
+  void fresh_str(std::string_view utf8);
+  // CPython's batches of `n` items: run(from, end) writes items [from, end) of each.
+  template <class F> void batches(std::size_t n, F&& run, int container) {
     for (std::size_t from = 0;;) {
       const std::size_t end = batch_end(n, from, container);
       if (end == batch_none) break;
       batch_open(n, from, container);
-      for (std::size_t i = from; i < end; ++i) { boundary(); item(i); }
+      run(from, end);
       batch_close(n, from, end, container);
       if (end == from) break;  // CPython's empty tail batch ends the loop
       from = end;
     }
+  }
+  template <class F> void batch(std::size_t n, F& item, int container) {
+    batches(n, [&](std::size_t from, std::size_t end) {
+      for (std::size_t i = from; i < end; ++i) { boundary(); item(i); }
+    }, container);
   }
   static constexpr std::size_t batch_none = static_cast<std::size_t>(-1);
   static constexpr std::size_t batch_limit = 1000;
@@ -215,6 +240,13 @@ template <class T> struct is_vector_like : std::false_type {};
 template <class T, class A> struct is_vector_like<std::vector<T, A>> : std::true_type {};
 template <class T, class A> struct is_vector_like<std::list<T, A>> : std::true_type {};
 template <class T, class A> struct is_vector_like<std::deque<T, A>> : std::true_type {};
+template <class T> inline constexpr bool is_list_of_element =
+    (std::is_integral_v<T> && !std::is_same_v<T, bool> && sizeof(T) <= 8) || std::is_same_v<T, double> ||
+    std::is_same_v<T, float> || std::is_same_v<T, std::string> || std::is_same_v<T, std::string_view>;
+// Contiguous containers whose elements list_of writes.
+template <class T> struct is_fast_list : std::false_type {};
+template <class T, class A> struct is_fast_list<std::vector<T, A>> : std::bool_constant<is_list_of_element<T>> {};
+template <class T, std::size_t N> struct is_fast_list<std::array<T, N>> : std::bool_constant<is_list_of_element<T>> {};
 template <class T> struct is_array : std::false_type {};
 template <class T, std::size_t N> struct is_array<std::array<T, N>> : std::true_type {};
 template <class T> struct is_tuple_like : std::false_type {};
@@ -265,6 +297,8 @@ template <class T> void typed_encoder::value(const T& v) {
     bytes(std::as_bytes(std::span(v.data(), v.size())));
   } else if constexpr (detail::is_oob<U>::value) {
     buffer(std::as_bytes(v.data), v.readonly);
+  } else if constexpr (detail::is_fast_list<U>::value) {
+    list_of(std::span<const typename U::value_type>(v.data(), v.size()));
   } else if constexpr (detail::is_vector_like<U>::value || detail::is_array<U>::value) {
     auto it = v.begin();
     list(v.size(), [&](std::size_t) { value(*it); ++it; });
@@ -286,6 +320,32 @@ template <class T> void typed_encoder::value(const T& v) {
   } else {
     static_assert(detail::always_false<U>, "no brine::codec<T> for this type");
   }
+}
+
+template <class T> void typed_encoder::list_of(std::span<const T> items) {
+  static_assert(detail::is_list_of_element<T>, "list_of takes integers, float, double, std::string or std::string_view");
+  const std::size_t n = items.size();
+  begin_list(n);
+  batches(n, [&](std::size_t from, std::size_t end) {
+    const auto part = items.subspan(from, end - from);
+    if constexpr (std::is_same_v<T, std::int64_t> || std::is_same_v<T, double> || std::is_same_v<T, std::string> ||
+                  std::is_same_v<T, std::string_view>) {
+      if constexpr (std::is_floating_point_v<T>) floats(part);
+      else if constexpr (std::is_integral_v<T>) ints(part);
+      else strs(part);
+    } else if constexpr (std::is_integral_v<T> && std::is_unsigned_v<T> && sizeof(T) == 8) {
+      for (const T x : part) { boundary(); value(x); }  // may exceed int64
+    } else {
+      // Other widths: converted a batch (at most 1000 items) at a time.
+      using W = std::conditional_t<std::is_floating_point_v<T>, double, std::int64_t>;
+      std::array<W, batch_limit> wide;
+      for (std::size_t i = 0; i < part.size(); ++i) wide[i] = static_cast<W>(part[i]);
+      const std::span<const W> w(wide.data(), part.size());
+      if constexpr (std::is_floating_point_v<T>) floats(w);
+      else ints(w);
+    }
+  }, 1);
+  end_list(n);
 }
 
 template <class... KV> void typed_encoder::dict_of(const KV&... kv) {
