@@ -84,9 +84,9 @@ machine::machine(std::span<const std::byte> input, const decode_options& options
   // input's size, the node limit and a fixed cap, never by a number read from the input.
   constexpr std::size_t reserve_cap = std::size_t{1} << 24;
   const std::size_t expect = std::min({input.size() / 4 + 16, static_cast<std::size_t>(node_limit_), reserve_cap});
-  if (d_.nodes.capacity() < expect) d_.nodes.reserve(expect);
+  if (d_.nodes.capacity() < expect) d_.nodes.reserve_hint(expect);
   const std::size_t memo_expect = std::min({input.size() / 16 + 16, static_cast<std::size_t>(opt_.limits.max_memo_entries), reserve_cap});
-  if (dense_.capacity() < memo_expect) dense_.reserve(memo_expect);
+  if (dense_.capacity() < memo_expect) dense_.reserve_hint(memo_expect);
 }
 
 // ---------------------------------------------------------------------------------------------

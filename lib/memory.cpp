@@ -1,7 +1,11 @@
-// lib/memory.cpp — memory advice for the decoder's large tables (brine/detail/pod_vector.hpp).
+// lib/memory.cpp — memory advice and retention for the large tables of brine/detail/pod_vector.hpp.
 #include "brine/detail/pod_vector.hpp"
 
+#include <array>
 #include <cstdint>
+#include <cstdlib>
+
+#include "brine/document.hpp"
 
 #if defined(__linux__)
 #include <sys/mman.h>
@@ -23,4 +27,83 @@ void advise_huge_pages(void* p, std::size_t bytes) noexcept {
 #endif
 }
 
+namespace {
+
+// Per thread: a few freed blocks, at most retain_max_bytes in all. A document's tables are freed
+// on the thread that destroys it; whichever thread decodes next there takes them.
+constexpr std::size_t retain_max_bytes = std::size_t{256} << 20;
+constexpr std::size_t retain_slots = 8;
+
+struct retained_blocks {
+  struct block {
+    void* p = nullptr;
+    std::size_t bytes = 0;
+  };
+  std::array<block, retain_slots> slots{};
+  std::size_t total = 0;
+
+  ~retained_blocks() { clear(); }
+  void clear() noexcept {
+    for (block& b : slots) {
+      std::free(b.p);
+      b = block{};
+    }
+    total = 0;
+  }
+};
+
+retained_blocks& retained() noexcept {
+  thread_local retained_blocks blocks;
+  return blocks;
+}
+
+}  // namespace
+
+void* take_retained(std::size_t bytes, std::size_t min_bytes, bool largest, std::size_t& got) noexcept {
+  retained_blocks& r = retained();
+  retained_blocks::block* best = nullptr;
+  const auto distance = [bytes, largest](std::size_t b) { return largest ? SIZE_MAX - b : b > bytes ? b - bytes : bytes - b; };
+  for (auto& b : r.slots)
+    if (b.p != nullptr && b.bytes >= min_bytes && (best == nullptr || distance(b.bytes) < distance(best->bytes)))
+      best = &b;
+  if (best == nullptr) return nullptr;
+  void* p = best->p;
+  got = best->bytes;
+  r.total -= best->bytes;
+  *best = {};
+  return p;
+}
+
+void release_block(void* p, std::size_t bytes) noexcept {
+  if (p == nullptr) return;
+  retained_blocks& r = retained();
+  if (bytes <= retain_max_bytes) {
+    // Make room: drop the smallest blocks until this one fits under the cap and a slot is free.
+    for (;;) {
+      retained_blocks::block* empty = nullptr;
+      retained_blocks::block* smallest = nullptr;
+      for (auto& b : r.slots) {
+        if (b.p == nullptr) empty = empty != nullptr ? empty : &b;
+        else if (smallest == nullptr || b.bytes < smallest->bytes) smallest = &b;
+      }
+      if (empty != nullptr && r.total + bytes <= retain_max_bytes) {
+        *empty = {p, bytes};
+        r.total += bytes;
+        return;
+      }
+      if (smallest == nullptr || smallest->bytes >= bytes) break;  // keep the larger ones
+      std::free(smallest->p);
+      r.total -= smallest->bytes;
+      *smallest = {};
+    }
+  }
+  std::free(p);
+}
+
 }  // namespace brine::detail
+
+namespace brine {
+
+void release_retained_memory() noexcept { detail::retained().clear(); }
+
+}  // namespace brine

@@ -141,7 +141,9 @@ class typed_writer {
     hint_done_ = true;
     const std::size_t per_batch = w_.size() - hint_start_;
     const std::size_t batches = (n + end - 1) / end;
-    if (per_batch < (std::size_t{1} << 40) / batches) w_.reserve(hint_start_ + per_batch * batches + per_batch / 16 + 64);
+    // A quarter more than the first batch implies: later items are often longer (counters, keys
+    // "k1000" after "k999"), and running out at the end would copy the whole output once more.
+    if (per_batch < (std::size_t{1} << 40) / batches) w_.reserve(hint_start_ + per_batch * batches / 4 * 5 + 64);
   }
 
   /// The memo index of the shared object `key` in `space`, or null.

@@ -190,10 +190,13 @@ class writer {
   void resize(std::size_t size) {
     const std::size_t u = used();
     if (size >= huge_page_advice_bytes && size > buf_.capacity()) {
-      // Large outputs: allocate, advise huge pages, then touch (resize zero-fills): page faults
-      // dominate writing fresh memory, and a 2 MiB page takes one fault instead of 512.
-      buf_.reserve(size);
-      advise_huge_pages(buf_.data(), buf_.capacity());
+      // Large outputs: allocate, advise huge pages, then touch (the copy and resize's zero fill):
+      // page faults dominate writing fresh memory, and a 2 MiB page takes one fault, not 512.
+      std::string next;
+      next.reserve(size);
+      advise_huge_pages(next.data(), next.capacity());
+      next.append(buf_.data(), u);
+      buf_.swap(next);
     }
     buf_.resize(size);
     base_ = buf_.data();

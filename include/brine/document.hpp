@@ -338,6 +338,13 @@ struct decode_warning {
   std::uint64_t offset;
 };
 
+/// Memory: a document's large tables (1 MiB and up) are not returned to the allocator when it is
+/// destroyed but kept, up to 256 MiB per thread, for the next document decoded on that thread
+/// (the thread that destroys a document keeps its tables). A loop decoding pickles of similar size
+/// then writes into pages already faulted in instead of fresh ones the kernel must zero. Freed at
+/// thread exit, or now by release_retained_memory() (for the calling thread only).
+void release_retained_memory() noexcept;
+
 class document {
  public:
   document();

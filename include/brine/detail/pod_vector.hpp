@@ -23,13 +23,24 @@ void advise_huge_pages(void* p, std::size_t bytes) noexcept;
 /// Tables at least this large get the advice.
 inline constexpr std::size_t huge_page_advice_bytes = std::size_t{4} << 20;
 
+/// Blocks at least this large are retained when freed, for the next table of about their size
+/// on the same thread (brine::release_retained_memory() in brine/document.hpp; lib/memory.cpp):
+/// a loop decoding pickles of similar size then reuses pages already faulted in instead of
+/// having the kernel zero fresh ones for every document.
+inline constexpr std::size_t retain_min_bytes = std::size_t{1} << 20;
+/// A retained block of at least `min_bytes`, or null; `got` is its size. The one closest in size
+/// to `bytes`, or with `largest` (a table still growing) the largest.
+void* take_retained(std::size_t bytes, std::size_t min_bytes, bool largest, std::size_t& got) noexcept;
+/// Frees `p` (a malloc'd block of `bytes`), or keeps it for take_retained.
+void release_block(void* p, std::size_t bytes) noexcept;
+
 template <class T>
 class pod_vector {
   static_assert(std::is_trivially_copyable_v<T> && std::is_trivially_destructible_v<T>);
 
  public:
   pod_vector() = default;
-  ~pod_vector() { std::free(data_); }
+  ~pod_vector() { release(); }
   pod_vector(const pod_vector& o) { assign(o.data_, o.size()); }
   pod_vector& operator=(const pod_vector& o) {
     if (this != &o) assign(o.data_, o.size());
@@ -39,7 +50,7 @@ class pod_vector {
       : data_(std::exchange(o.data_, nullptr)), end_(std::exchange(o.end_, nullptr)), cap_(std::exchange(o.cap_, nullptr)) {}
   pod_vector& operator=(pod_vector&& o) noexcept {
     if (this != &o) {
-      std::free(data_);
+      release();
       data_ = std::exchange(o.data_, nullptr);
       end_ = std::exchange(o.end_, nullptr);
       cap_ = std::exchange(o.cap_, nullptr);
@@ -86,7 +97,13 @@ class pod_vector {
   void set_end(T* e) noexcept { end_ = e; }
   void clear() noexcept { end_ = data_; }
   void reserve(std::size_t n) {
-    if (n > capacity()) reallocate(n);
+    if (n > capacity()) reallocate(n, n, false);
+  }
+  /// reserve() for a generous guess at the final size: settles for a retained block of an eighth
+  /// of it (documents shrink their tables to fit when decoding ends, so decoding the same pickle
+  /// again guesses more than the block the last one left; a short block grows when it must).
+  void reserve_hint(std::size_t n) {
+    if (n > capacity()) reallocate(n, n / 8, false);
   }
   /// Shrinks, or grows with uninitialised elements the caller fills.
   void resize(std::size_t n) {
@@ -101,10 +118,10 @@ class pod_vector {
   }
   void shrink_to_fit() {
     if (empty()) {
-      std::free(data_);
+      release();
       data_ = end_ = cap_ = nullptr;
     } else if (cap_ != end_) {
-      reallocate(size());
+      reallocate(size(), size(), false);
     }
   }
 
@@ -114,10 +131,29 @@ class pod_vector {
     const std::size_t have = capacity();
     std::size_t cap = have < 16 ? 16 : have + have / 2;
     if (cap < need) cap = need;
-    reallocate(cap);
+    reallocate(cap, need, true);
   }
-  void reallocate(std::size_t cap) {
+  void release() noexcept {
+    const std::size_t bytes = capacity() * sizeof(T);
+    if (bytes >= retain_min_bytes) release_block(data_, bytes);
+    else std::free(data_);
+  }
+  // Capacity `cap` (or, from a retained block, at least `min_cap` >= size()).
+  void reallocate(std::size_t cap, std::size_t min_cap, bool growing) {
     if (cap > static_cast<std::size_t>(-1) / sizeof(T)) throw std::bad_alloc();
+    if (cap * sizeof(T) >= retain_min_bytes && capacity() * sizeof(T) < retain_min_bytes) {
+      // Growing past the retention size, or a first large allocation: a retained block if any.
+      std::size_t got = 0;
+      if (void* block = take_retained(cap * sizeof(T), min_cap * sizeof(T), growing, got)) {
+        const std::size_t n = size();
+        if (n != 0) std::memcpy(block, static_cast<const void*>(data_), n * sizeof(T));
+        std::free(data_);  // small: never retained
+        data_ = static_cast<T*>(block);
+        end_ = data_ + n;
+        cap_ = data_ + got / sizeof(T);
+        return;
+      }
+    }
     const std::size_t n = size();
     void* p = std::realloc(static_cast<void*>(data_), cap * sizeof(T));
     if (p == nullptr) throw std::bad_alloc();
