@@ -176,7 +176,7 @@ result<std::string> run_typed(const encode_options& options, void (*fn)(typed_en
     tw.w_.op_arg(op::PROTO, &p, 1);
     if (options.protocol >= 4) tw.w_.start_framing();
   }
-  typed_encoder e(tw);
+  typed_encoder e(tw, options.protocol);
   e.boundary();
   fn(e, arg);
   if (tw.failed) return tw.err;
@@ -200,7 +200,6 @@ namespace {
 constexpr int list_batches = 1, dict_batches = 2, set_batches = 3;
 }
 
-int typed_encoder::protocol() const noexcept { return w_.opt_.protocol; }
 void typed_encoder::boundary() { w_.w_.opcode_boundary(); }
 void typed_encoder::none() { w_.w_.op(op::NONE); }
 void typed_encoder::boolean(bool v) { detail::emit_bool(w_.w_, protocol(), v); }

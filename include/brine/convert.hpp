@@ -88,11 +88,11 @@ class typed_writer;
 /// codec specializations. Not copyable; valid during the encode call only.
 class typed_encoder {
  public:
-  explicit typed_encoder(detail::typed_writer& w) : w_(w) {}
+  typed_encoder(detail::typed_writer& w, int protocol) : w_(w), proto_(protocol) {}
   typed_encoder(const typed_encoder&) = delete;
   typed_encoder& operator=(const typed_encoder&) = delete;
 
-  int protocol() const noexcept;
+  int protocol() const noexcept { return proto_; }
 
   // Scalars.
   void none();
@@ -220,6 +220,7 @@ class typed_encoder {
   static constexpr std::size_t batch_limit = 1000;
   std::size_t batch_end(std::size_t n, std::size_t from, int container) const;
   detail::typed_writer& w_;
+  int proto_;
 };
 
 /// Encode a C++ value into a pickle, byte-identical to CPython's pickle.dumps of the equivalent
