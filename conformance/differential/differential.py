@@ -571,7 +571,8 @@ def classify(data, flags, nbuf, brine, cpy, rerun):
             if has_frame and not flags & F_LENIENT_FRAMES and agree(*rerun(flags | F_LENIENT_FRAMES | F_LENIENT_NUMBERS)):
                 err_n = b_n.split(" ", 2)[1] if b_n.startswith("R ") else ""
                 return ("strict-frames" if err_n == "frame_violation" else "bug-frame-end-argument") + "+strict-numbers"
-        if berr == "bad_number" and number_text_with_nul(data):
+        # (A text too long for brine's digit limit fails on that before its NUL is seen.)
+        if (berr == "bad_number" or (berr == "limit_exceeded" and "max_int_digits" in bmsg)) and number_text_with_nul(data):
             return "numbers-nul"
         if berr == "bad_number" and c_ok:
             if flags & F_LENIENT_NUMBERS:
