@@ -40,6 +40,8 @@
 #include <variant>
 #include <vector>
 
+#include "op_group.hpp"
+
 namespace {
 
 // --- errc -> CPython message family (HARDENING.md §1) ------------------------------------------
@@ -295,18 +297,7 @@ std::string describe(brine::value root) {
         // SETITEMS); BUILD never is.
         const auto ops = v.ops();
         for (std::size_t i = 0; i < ops.size();) {
-          const auto letter = [](brine::op_kind k) {
-            switch (k) {
-              case brine::op_kind::build: return 'b';
-              case brine::op_kind::append:
-              case brine::op_kind::appends: return 'a';
-              case brine::op_kind::setitem:
-              case brine::op_kind::setitems: return 's';
-              case brine::op_kind::additems: return 'A';
-              case brine::op_kind::call: return 'c';
-            }
-            return '?';
-          };
+          const auto letter = brine_conformance::op_group;
           const char l = letter(ops[i].kind);
           std::vector<brine::value> vals;
           std::size_t j = i;

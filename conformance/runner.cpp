@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "brine/brine.hpp"
+#include "op_group.hpp"
 
 namespace fs = std::filesystem;
 
@@ -89,18 +90,7 @@ bool identity_tracked(const brine::value& v) {
 
 // Operation groups: APPEND/APPENDS merge into `.a[...]`, SETITEM/SETITEMS into `.s{...}`,
 // ADDITEMS into `.A{...}`; BUILD is `.b(...)`, a discarded call `.c(...)`, and they never merge.
-char op_group(brine::op_kind k) {
-  switch (k) {
-    case brine::op_kind::append:
-    case brine::op_kind::appends: return 'a';
-    case brine::op_kind::setitem:
-    case brine::op_kind::setitems: return 's';
-    case brine::op_kind::additems: return 'A';
-    case brine::op_kind::build: return 'b';
-    case brine::op_kind::call: return 'c';
-  }
-  return '?';
-}
+using brine_conformance::op_group;
 
 std::string_view group_open(char g) {
   switch (g) {

@@ -13,6 +13,8 @@
 #include <utility>
 #include <vector>
 
+#include "../op_group.hpp"
+
 namespace brine_differential {
 namespace {
 
@@ -437,18 +439,7 @@ class walker {
     return '?';
   }
 
-  static char op_group(brine::op_kind k) {
-    switch (k) {
-      case brine::op_kind::append:
-      case brine::op_kind::appends: return 'a';
-      case brine::op_kind::setitem:
-      case brine::op_kind::setitems: return 's';
-      case brine::op_kind::additems: return 'A';
-      case brine::op_kind::build: return 'b';
-      case brine::op_kind::call: return 'c';
-    }
-    return '?';
-  }
+  static char op_group(brine::op_kind k) { return brine_conformance::op_group(k); }
 
   // Operations as in DESCRIBE.md: consecutive APPEND(S) / SETITEM(S) / ADDITEMS merged, BUILD
   // never merged, empty batches write nothing.
