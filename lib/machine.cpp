@@ -748,6 +748,94 @@ BRINE_HOT bool ascii_at_least_16(const unsigned char* p, std::size_t n) noexcept
 }
 }  // namespace
 
+// The tables a run of one opcode writes, as the fast path holds them.
+struct run_state {
+  const unsigned char* cur;
+  node* nend;
+  std::uint32_t* send;
+  std::uint32_t* memo_end;
+  std::size_t room;        // nodes and stack entries left
+  std::uint64_t memo_room; // MEMOIZEs that may append
+  std::uint64_t ops;
+};
+
+// A run of SHORT_BINUNICODE with ASCII text, each maybe followed by MEMOIZE (what protocol 4+
+// writes for a list of strs), from `s.cur`, which holds one with the fast path's conditions met.
+// Out of line so that its few variables stay in registers (the fast path's switch has too many);
+// stops before the first opcode it does not take, having taken none when the first is not ASCII.
+[[gnu::noinline]] void run_short_strs(run_state& s, const unsigned char* lim, const unsigned char* base,
+                                      const node* nodes, std::ptrdiff_t margin) noexcept {
+  const unsigned char* cur = s.cur;
+  node* nend = s.nend;
+  std::uint32_t* send = s.send;
+  std::uint32_t* memo_end = s.memo_end;
+  std::size_t room = s.room;
+  std::uint64_t memo_room = s.memo_room;
+  std::uint64_t ops = s.ops;
+  for (;;) {
+    const std::size_t n = cur[1];
+    if (static_cast<std::ptrdiff_t>(n) > lim - cur - 18 || !ascii_at_least_16(cur + 2, n)) break;
+    const unsigned char* data = cur + 2;
+    nend->head = make_head(node_kind::str, prefix_u8, static_cast<std::uint64_t>(cur - base));
+    std::memcpy(&nend->i, &data, 8);
+    *send++ = static_cast<std::uint32_t>(nend - nodes);
+    ++nend;
+    --room;
+    ++ops;
+    cur += 2 + n;  // at least 16 bytes before `lim` remain
+    if (memo_room != 0 && *cur == op::MEMOIZE) {
+      *memo_end++ = send[-1] + 1;
+      --memo_room;
+      ++ops;
+      ++cur;
+    }
+    if (*cur != op::SHORT_BINUNICODE || lim - cur < margin || room == 0) break;
+  }
+  s = {cur, nend, send, memo_end, room, memo_room, ops};
+}
+
+// A run of ints (LONG1 of 1 to 8 bytes, BININT, BININT1, BININT2: the items of a list of ints),
+// like run_short_strs; the first opcode at `s.cur` is one of them with the fast path's
+// conditions met.
+[[gnu::noinline]] void run_ints(run_state& s, const unsigned char* lim, const unsigned char* base, const node* nodes,
+                                std::ptrdiff_t margin) noexcept {
+  const unsigned char* cur = s.cur;
+  node* nend = s.nend;
+  std::uint32_t* send = s.send;
+  std::size_t room = s.room;
+  std::uint64_t ops = s.ops;
+  for (;;) {
+    std::int64_t v;
+    const unsigned char* next;
+    switch (cur[0]) {
+      case op::LONG1: {
+        const std::size_t n = cur[1];
+        if (n - 1 >= 8) goto done;  // 0 and more than 8 bytes: the general loop
+        std::uint64_t w;
+        std::memcpy(&w, cur + 2, 8);
+        const unsigned shift = static_cast<unsigned>(64 - 8 * n);
+        v = static_cast<std::int64_t>(w << shift) >> shift;
+        next = cur + 2 + n;
+        break;
+      }
+      case op::BININT: v = load_le<std::int32_t>(cur + 1), next = cur + 5; break;
+      case op::BININT1: v = cur[1], next = cur + 2; break;
+      case op::BININT2: v = load_le<std::uint16_t>(cur + 1), next = cur + 3; break;
+      default: goto done;
+    }
+    nend->head = make_head(node_kind::int64, 0, static_cast<std::uint64_t>(cur - base));
+    nend->i = v;
+    *send++ = static_cast<std::uint32_t>(nend - nodes);
+    ++nend;
+    --room;
+    ++ops;
+    cur = next;
+    if (lim - cur < margin || room == 0) break;
+  }
+done:
+  s.cur = cur, s.nend = nend, s.send = send, s.room = room, s.ops = ops;
+}
+
 bool machine::run_fast() {
   // Only a batch can fail here (a table limit inside append_items); every other case checks what
   // it needs (bytes in the frame, room in the tables, the memo's dense state) and leaves the
@@ -777,6 +865,12 @@ bool machine::run_fast() {
   // Opcodes newer than a declared protocol take the general loop (it notes them).
   const int declared = declared_proto_;
   const bool any_opcode = declared >= 4;  // the newest opcode handled here is protocol 4
+  // How many MEMOIZEs may append here: 0 unless the memo appends and MEMOIZE is allowed.
+  const auto memo_room_now = [&] {
+    if (!any_opcode || !memo_appends || memo_count >= memo_limit) return std::uint64_t{0};
+    return std::min<std::uint64_t>(static_cast<std::uint64_t>(memo_cap - memo_end), memo_limit - memo_count);
+  };
+  std::uint64_t memo_room = memo_room_now();
   const std::uint32_t none = singleton_none, yes = singleton_true, no = singleton_false;
   std::uint64_t ops = 0;
 
@@ -793,24 +887,37 @@ bool machine::run_fast() {
   // stack is above the fence; `cur < lim` keeps the peek inside the frame).
 #define BRINE_FAST_MEMOIZE_NEXT()                                                              \
   do {                                                                                         \
-    if (any_opcode && cur < lim && *cur == op::MEMOIZE && memo_appends && memo_end != memo_cap && \
-        memo_count < memo_limit) {                                                             \
+    if (memo_room != 0 && cur < lim && *cur == op::MEMOIZE) {                                  \
       *memo_end++ = send[-1] + 1;                                                              \
       ++memo_count;                                                                            \
+      --memo_room;                                                                             \
       ++cur;                                                                                   \
       ++ops;                                                                                   \
     }                                                                                          \
   } while (false)
 
+  // Runs of one opcode (the items of a list of floats, ints or strs) stay in a loop of their own,
+  // without the dispatch: BRINE_FAST_SAME tests the outer loop's conditions for the next item
+  // (`room > 1` counts the item just done), BRINE_FAST_NEXT counts it once it is taken.
+#define BRINE_FAST_SAME(code) (*cur == (code) && lim - cur >= margin && room > 1)
+#define BRINE_FAST_NEXT() (--room, ++ops, true)
+
   while (lim - cur >= margin && room != 0) {
     const std::uint8_t code = cur[0];
     if (!any_opcode && opcode_proto[code] > declared) break;
     switch (code) {
-      case op::BININT1: BRINE_FAST_NODE(node_kind::int64, 0, cur[1]); cur += 2; break;
+      case op::BININT1:
+        do {
+          BRINE_FAST_NODE(node_kind::int64, 0, cur[1]);
+          cur += 2;
+        } while (BRINE_FAST_SAME(op::BININT1) && BRINE_FAST_NEXT());
+        break;
       case op::BININT2: BRINE_FAST_NODE(node_kind::int64, 0, load_le<std::uint16_t>(cur + 1)); cur += 3; break;
       case op::BININT:
-        BRINE_FAST_NODE(node_kind::int64, 0, static_cast<std::uint64_t>(static_cast<std::int64_t>(load_le<std::int32_t>(cur + 1))));
-        cur += 5;
+        do {
+          BRINE_FAST_NODE(node_kind::int64, 0, static_cast<std::uint64_t>(static_cast<std::int64_t>(load_le<std::int32_t>(cur + 1))));
+          cur += 5;
+        } while (BRINE_FAST_SAME(op::BININT) && BRINE_FAST_NEXT());
         break;
       case op::LONG1: {
         const std::size_t n = cur[1];
@@ -820,11 +927,20 @@ bool machine::run_fast() {
         const unsigned shift = static_cast<unsigned>(64 - 8 * n);
         BRINE_FAST_NODE(node_kind::int64, 0, static_cast<std::uint64_t>(static_cast<std::int64_t>(v << shift) >> shift));
         cur += 2 + n;
+        if ((*cur == op::LONG1 || *cur == op::BININT) && lim - cur >= margin && room > 1) {
+          // A second int: the items of a list of ints, most likely; run_ints takes the rest.
+          run_state r{cur, nend, send, memo_end, room - 1, memo_room, ops + 1};
+          run_ints(r, lim, base, nodes, margin);
+          cur = r.cur, nend = r.nend, send = r.send, room = r.room, ops = r.ops;
+          continue;
+        }
         break;
       }
       case op::BINFLOAT:
-        BRINE_FAST_NODE(node_kind::float64, 0, __builtin_bswap64(load_le<std::uint64_t>(cur + 1)));
-        cur += 9;
+        do {
+          BRINE_FAST_NODE(node_kind::float64, 0, __builtin_bswap64(load_le<std::uint64_t>(cur + 1)));
+          cur += 9;
+        } while (BRINE_FAST_SAME(op::BINFLOAT) && BRINE_FAST_NEXT());
         break;
       case op::NONE:
         if (none == no_node) goto out;
@@ -850,6 +966,16 @@ bool machine::run_fast() {
         BRINE_FAST_NODE(node_kind::str, prefix_u8, payload);
         cur += 2 + n;
         BRINE_FAST_MEMOIZE_NEXT();
+        if (BRINE_FAST_SAME(op::SHORT_BINUNICODE)) {
+          // A second str: the items of a list of strs, most likely. The rest of the run goes
+          // through run_short_strs (the first str taken here is counted with them).
+          run_state r{cur, nend, send, memo_end, room - 1, memo_room, ops + 1};
+          run_short_strs(r, lim, base, nodes, margin);
+          memo_count += static_cast<std::uint64_t>(r.memo_end - memo_end);
+          cur = r.cur, nend = r.nend, send = r.send, memo_end = r.memo_end;
+          room = r.room, memo_room = r.memo_room, ops = r.ops;
+          continue;
+        }
         break;
       }
       case op::SHORT_BINBYTES: {
@@ -864,9 +990,10 @@ bool machine::run_fast() {
         break;
       }
       case op::MEMOIZE:
-        if (!memo_appends || memo_end == memo_cap || send == top_fence || memo_count >= memo_limit) goto out;
+        if (memo_room == 0 || send == top_fence) goto out;
         *memo_end++ = send[-1] + 1;
         ++memo_count;
+        --memo_room;
         cur += 1;
         break;
       case op::BINPUT: {
@@ -875,6 +1002,7 @@ bool machine::run_fast() {
         memo[index] = send[-1] + 1;
         ++memo_count;
         memo_appends = memo_count == static_cast<std::uint64_t>(memo_end - memo);
+        memo_room = memo_room_now();
         cur += 2;
         break;
       }
@@ -946,6 +1074,8 @@ bool machine::run_fast() {
   }
 #undef BRINE_FAST_NODE
 #undef BRINE_FAST_MEMOIZE_NEXT
+#undef BRINE_FAST_SAME
+#undef BRINE_FAST_NEXT
 out:
   d_.nodes.set_end(nend);
   stack_.set_end(send);
