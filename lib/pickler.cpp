@@ -520,6 +520,26 @@ class pickler {
       }
       const std::uint32_t id = its[next];
       if (!raw_boundary(r)) return false;
+      if (fast_node(fs, id).kind() == node_kind::float64) {
+        // A run of floats (a list of floats, most likely): BINFLOATs in a loop of their own, as
+        // many as the room and the frame take before the next boundary check.
+        const std::size_t fit_room = (r.cap - r.pos) / 9;
+        const std::size_t fit_frame = r.frame_limit == static_cast<std::size_t>(-1) ? fit_room : (r.frame_limit - r.pos + 8) / 9;
+        const std::size_t n = std::min({stop - next, fit_room, fit_frame});
+        char* at = r.base + r.pos;
+        std::size_t i = 0;
+        do {
+          const node& x = fast_node(fs, its[next + i]);
+          if (x.kind() != node_kind::float64) break;
+          at[0] = static_cast<char>(op::BINFLOAT);
+          const std::uint64_t be = __builtin_bswap64(std::bit_cast<std::uint64_t>(x.f));
+          std::memcpy(at + 1, &be, 8);
+          at += 9;
+        } while (++i < n);
+        r.pos += 9 * i;
+        next += i;
+        continue;
+      }
       if (simple_leaf<true>(id, r, fs)) {
         ++next;
         continue;
