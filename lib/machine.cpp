@@ -936,12 +936,25 @@ bool machine::run_fast() {
         }
         break;
       }
-      case op::BINFLOAT:
+      case op::BINFLOAT: {
+        // As many as fit before the margin and the tables' room run out, with the node's head
+        // and id advanced by addition (each item is 9 bytes on).
+        const std::size_t fit = std::min(room, static_cast<std::size_t>(lim - cur - margin) / 9 + 1);
+        std::uint64_t head = make_head(node_kind::float64, 0, static_cast<std::uint64_t>(cur - base));
+        auto id = static_cast<std::uint32_t>(nend - nodes);
+        std::size_t k = 0;
         do {
-          BRINE_FAST_NODE(node_kind::float64, 0, __builtin_bswap64(load_le<std::uint64_t>(cur + 1)));
+          nend->head = head;
+          nend->i = static_cast<std::int64_t>(__builtin_bswap64(load_le<std::uint64_t>(cur + 1)));
+          ++nend;
+          *send++ = id++;
+          head += std::uint64_t{9} << 16;
           cur += 9;
-        } while (BRINE_FAST_SAME(op::BINFLOAT) && BRINE_FAST_NEXT());
+        } while (++k < fit && *cur == op::BINFLOAT);
+        room -= k - 1;  // the loop's end counts the last
+        ops += k - 1;
         break;
+      }
       case op::NONE:
         if (none == no_node) goto out;
         *send++ = none;
