@@ -83,10 +83,23 @@ machine::machine(std::span<const std::byte> input, const decode_options& options
   // written is touched; a one-shot document gives the rest back when it is done. Bounded by the
   // input's size, the node limit and a fixed cap, never by a number read from the input.
   constexpr std::size_t reserve_cap = std::size_t{1} << 24;
-  const std::size_t expect = std::min({input.size() / 4 + 16, static_cast<std::size_t>(node_limit_), reserve_cap});
+  constexpr std::size_t small_input = std::size_t{64} << 10;
+  // (Small inputs: 2 bytes a node, a list of small ints; their tables are small anyway.)
+  const std::size_t per_node = input.size() <= small_input ? 2 : 4;
+  const std::size_t expect = std::min({input.size() / per_node + 16, static_cast<std::size_t>(node_limit_), reserve_cap});
   if (d_.nodes.capacity() < expect) d_.nodes.reserve_hint(expect);
   const std::size_t memo_expect = std::min({input.size() / 16 + 16, static_cast<std::size_t>(opt_.limits.max_memo_entries), reserve_cap});
   if (dense_.capacity() < memo_expect) dense_.reserve_hint(memo_expect);
+  // Small pickles (messages, records) would otherwise grow their other tables through a dozen
+  // small reallocations each, which cost more than the decode: size them for the input at once.
+  if (input.size() <= small_input) {
+    const std::size_t n = input.size();
+    if (d_.pool.capacity() < n / 2 + 16) d_.pool.reserve(n / 2 + 16);
+    if (d_.containers.capacity() < n / 8 + 8) d_.containers.reserve(n / 8 + 8);
+    if (capacity_.capacity() < n / 8 + 8) capacity_.reserve(n / 8 + 8);
+    if (stack_.capacity() < n / 4 + 16) stack_.reserve(std::min<std::size_t>(n / 4 + 16, opt_.limits.max_stack));
+    if (marks_.capacity() < n / 16 + 8) marks_.reserve(std::min<std::size_t>(n / 16 + 8, opt_.limits.max_marks));
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
