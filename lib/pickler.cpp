@@ -356,51 +356,13 @@ class pickler {
         }
         return true;
       case node_kind::float64:
-        if constexpr (Write) {
-          at[0] = static_cast<char>(op::BINFLOAT);
-          const std::uint64_t be = __builtin_bswap64(std::bit_cast<std::uint64_t>(n.f));
-          std::memcpy(at + 1, &be, 8);
-          r.pos += 9;
-        }
+        if constexpr (Write) r.pos += put_float(at, n.f);
         return true;
-      case node_kind::int64: {
-        const auto u = static_cast<std::uint64_t>(n.i);
-        if (u <= 0xff) {
-          if constexpr (Write) {
-            at[0] = static_cast<char>(op::BININT1);
-            at[1] = static_cast<char>(u);
-            r.pos += 2;
-          }
-          return true;
-        }
-        if (n.i >= INT32_MIN && n.i <= INT32_MAX) {
-          if constexpr (Write) {
-            if (u <= 0xffff) {
-              at[0] = static_cast<char>(op::BININT2);
-              const auto h = static_cast<std::uint16_t>(u);
-              std::memcpy(at + 1, &h, 2);
-              r.pos += 3;
-            } else {
-              at[0] = static_cast<char>(op::BININT);
-              const auto v = static_cast<std::int32_t>(n.i);
-              std::memcpy(at + 1, &v, 4);
-              r.pos += 5;
-            }
-          }
-          return true;
-        }
-        if (fs.proto < 2) return false;  // LONG text
-        if constexpr (Write) {
-          // LONG1 with the minimal two's complement (emit_int's rule).
-          const std::uint64_t magnitude = n.i < 0 ? ~u : u;
-          const auto bytes = static_cast<std::size_t>((64 - std::countl_zero(magnitude) + 1 + 7) / 8);
-          at[0] = static_cast<char>(op::LONG1);
-          at[1] = static_cast<char>(bytes);
-          std::memcpy(at + 2, &u, 8);
-          r.pos += 2 + bytes;
-        }
+      case node_kind::int64:
+        // LONG text below protocol 2 outside 32 bits.
+        if (fs.proto < 2 && (n.i < INT32_MIN || n.i > INT32_MAX)) return false;
+        if constexpr (Write) r.pos += put_int(at, n.i);
         return true;
-      }
       case node_kind::str: {
         const std::size_t len = n.length();
         // '' and 1-character latin-1 strs (one code point below U+0100): save_str_node's rule.
@@ -531,10 +493,7 @@ class pickler {
         do {
           const node& x = fast_node(fs, its[next + i]);
           if (x.kind() != node_kind::float64) break;
-          at[0] = static_cast<char>(op::BINFLOAT);
-          const std::uint64_t be = __builtin_bswap64(std::bit_cast<std::uint64_t>(x.f));
-          std::memcpy(at + 1, &be, 8);
-          at += 9;
+          at += put_float(at, x.f);
         } while (++i < n);
         r.pos += 9 * i;
         next += i;

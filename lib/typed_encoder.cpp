@@ -263,39 +263,6 @@ void raw_items(detail::writer& w, std::size_t n, std::size_t max, Write&& write)
   w.raw_end(r);
 }
 
-// save_long / save_float at protocol 2+ / 1+ at `at` (10 and 9 bytes of room): the bytes written.
-[[gnu::always_inline]] inline std::size_t raw_int(char* at, std::int64_t v) {
-  const auto u = static_cast<std::uint64_t>(v);
-  if (u <= 0xff) {
-    at[0] = static_cast<char>(op::BININT1);
-    at[1] = static_cast<char>(u);
-    return 2;
-  }
-  if (u <= 0xffff) {
-    at[0] = static_cast<char>(op::BININT2);
-    const auto h = static_cast<std::uint16_t>(u);
-    std::memcpy(at + 1, &h, 2);
-    return 3;
-  }
-  if (v >= INT32_MIN && v <= INT32_MAX) {
-    at[0] = static_cast<char>(op::BININT);
-    const auto x = static_cast<std::int32_t>(v);
-    std::memcpy(at + 1, &x, 4);
-    return 5;
-  }
-  const std::uint64_t magnitude = v < 0 ? ~u : u;
-  const auto bytes = static_cast<std::size_t>((64 - std::countl_zero(magnitude) + 1 + 7) / 8);
-  at[0] = static_cast<char>(op::LONG1);
-  at[1] = static_cast<char>(bytes);
-  std::memcpy(at + 2, &u, 8);
-  return 2 + bytes;
-}
-[[gnu::always_inline]] inline std::size_t raw_float(char* at, double v) {
-  at[0] = static_cast<char>(op::BINFLOAT);
-  const std::uint64_t be = __builtin_bswap64(std::bit_cast<std::uint64_t>(v));
-  std::memcpy(at + 1, &be, 8);
-  return 9;
-}
 // A short str that is not a singleton, at protocol 4+: SHORT_BINUNICODE and MEMOIZE (n + 3 bytes).
 [[gnu::always_inline]] inline std::size_t raw_short_str(char* at, const char* p, std::size_t n) {
   at[0] = static_cast<char>(op::SHORT_BINUNICODE);
@@ -324,7 +291,7 @@ void typed_encoder::ints(std::span<const std::int64_t> items) {
     }
     return;
   }
-  raw_items(w_.w_, items.size(), 10, [&](char* at, std::size_t i) { return raw_int(at, items[i]); });
+  raw_items(w_.w_, items.size(), 10, [&](char* at, std::size_t i) { return detail::put_int(at, items[i]); });
 }
 
 void typed_encoder::floats(std::span<const double> items) {
@@ -335,7 +302,7 @@ void typed_encoder::floats(std::span<const double> items) {
     }
     return;
   }
-  raw_items(w_.w_, items.size(), 9, [&](char* at, std::size_t i) { return raw_float(at, items[i]); });
+  raw_items(w_.w_, items.size(), 9, [&](char* at, std::size_t i) { return detail::put_float(at, items[i]); });
 }
 
 namespace {

@@ -320,6 +320,46 @@ inline void emit_bool(writer& w, int proto, bool v) {
   else w.write(v ? "I01\n" : "I00\n", 4);
 }
 
+/// save_long's binary forms for an int64 at `at` (10 bytes of room): BININT1 / BININT2 / BININT
+/// (protocol 1+), or LONG1 outside 32 bits (protocol 2+; the caller checks). Returns the bytes
+/// written.
+[[gnu::always_inline]] inline std::size_t put_int(char* at, std::int64_t v) {
+  const auto u = static_cast<std::uint64_t>(v);
+  if (u <= 0xff) {
+    at[0] = static_cast<char>(op::BININT1);
+    at[1] = static_cast<char>(u);
+    return 2;
+  }
+  if (u <= 0xffff) {
+    at[0] = static_cast<char>(op::BININT2);
+    const auto h = static_cast<std::uint16_t>(u);
+    std::memcpy(at + 1, &h, 2);
+    return 3;
+  }
+  if (v >= INT32_MIN && v <= INT32_MAX) {
+    at[0] = static_cast<char>(op::BININT);
+    const auto i = static_cast<std::int32_t>(v);
+    std::memcpy(at + 1, &i, 4);
+    return 5;
+  }
+  // LONG1 with the minimal two's complement (what save_long's byte count and sign trim give):
+  // the value's significant bits plus a sign bit, in whole bytes.
+  const std::uint64_t magnitude = v < 0 ? ~u : u;
+  const auto bytes = static_cast<std::size_t>((64 - std::countl_zero(magnitude) + 1 + 7) / 8);
+  at[0] = static_cast<char>(op::LONG1);
+  at[1] = static_cast<char>(bytes);
+  std::memcpy(at + 2, &u, 8);  // little-endian hosts (static_assert in lib): the low bytes first
+  return 2 + bytes;
+}
+
+/// save_float at protocol 1+ at `at` (9 bytes of room): BINFLOAT, big-endian.
+[[gnu::always_inline]] inline std::size_t put_float(char* at, double v) {
+  at[0] = static_cast<char>(op::BINFLOAT);
+  const std::uint64_t be = __builtin_bswap64(std::bit_cast<std::uint64_t>(v));
+  std::memcpy(at + 1, &be, 8);
+  return 9;
+}
+
 /// save_long for an int64: BININT1/BININT2/BININT, or INT text; LONG1 (2+) / LONG text (0-1)
 /// outside 32 bits.
 [[gnu::always_inline]] inline void emit_int(writer& w, int proto, std::int64_t v) {
@@ -327,32 +367,7 @@ inline void emit_bool(writer& w, int proto, bool v) {
     emit_int_text(w, proto, v);
     return;
   }
-  char* at = w.room(10);
-  const auto u = static_cast<std::uint64_t>(v);
-  if (u <= 0xff) {
-    at[0] = static_cast<char>(op::BININT1);
-    at[1] = static_cast<char>(u);
-    w.advance(2);
-  } else if (u <= 0xffff) {
-    at[0] = static_cast<char>(op::BININT2);
-    const auto h = static_cast<std::uint16_t>(u);
-    std::memcpy(at + 1, &h, 2);
-    w.advance(3);
-  } else if (v >= INT32_MIN && v <= INT32_MAX) {
-    at[0] = static_cast<char>(op::BININT);
-    const auto i = static_cast<std::int32_t>(v);
-    std::memcpy(at + 1, &i, 4);
-    w.advance(5);
-  } else {
-    // LONG1 with the minimal two's complement (what save_long's byte count and sign trim give):
-    // the value's significant bits plus a sign bit, in whole bytes.
-    const std::uint64_t magnitude = v < 0 ? ~u : u;
-    const auto bytes = static_cast<std::size_t>((64 - std::countl_zero(magnitude) + 1 + 7) / 8);
-    at[0] = static_cast<char>(op::LONG1);
-    at[1] = static_cast<char>(bytes);
-    std::memcpy(at + 2, &u, 8);  // little-endian hosts (static_assert in lib): the low bytes first
-    w.advance(2 + bytes);
-  }
+  w.advance(put_int(w.room(10), v));
 }
 
 /// CPython's default limit on int-to-str conversion (sys.get_int_max_str_digits()): its pickler
@@ -387,11 +402,7 @@ template <class Decimal>
     emit_float_text(w, v);
     return;
   }
-  char* at = w.room(9);
-  at[0] = static_cast<char>(op::BINFLOAT);
-  const std::uint64_t be = __builtin_bswap64(std::bit_cast<std::uint64_t>(v));
-  std::memcpy(at + 1, &be, 8);
-  w.advance(9);
+  w.advance(put_float(w.room(9), v));
 }
 
 /// save_unicode: SHORT_BINUNICODE / BINUNICODE / BINUNICODE8, or UNICODE raw-unicode-escape text.
