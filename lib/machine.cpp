@@ -815,8 +815,8 @@ struct run_state {
   const unsigned char* cur = s.cur;
   node* nend = s.nend;
   std::uint32_t* send = s.send;
-  std::size_t room = s.room;
-  std::uint64_t ops = s.ops;
+  std::size_t left = s.room;
+  auto id = static_cast<std::uint32_t>(nend - nodes);
   for (;;) {
     std::int64_t v;
     const unsigned char* next;
@@ -838,15 +838,14 @@ struct run_state {
     }
     nend->head = make_head(node_kind::int64, 0, static_cast<std::uint64_t>(cur - base));
     nend->i = v;
-    *send++ = static_cast<std::uint32_t>(nend - nodes);
     ++nend;
-    --room;
-    ++ops;
+    *send++ = id++;
     cur = next;
-    if (lim - cur < margin || room == 0) break;
+    if (lim - cur < margin || --left == 0) break;
   }
 done:
-  s.cur = cur, s.nend = nend, s.send = send, s.room = room, s.ops = ops;
+  const std::size_t taken = static_cast<std::size_t>(send - s.send);
+  s.cur = cur, s.nend = nend, s.send = send, s.room -= taken, s.ops += taken;
 }
 
 bool machine::run_fast() {
