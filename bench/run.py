@@ -210,20 +210,25 @@ def main():
     load_before = os.getloadavg()
     started = datetime.datetime.now()
     ensure_workloads(args.data, args.smoke)
-    only = ["--only", args.only] if args.only else []
     res = {}
-    run_and_parse([args.bench_decode, "--runs", str(runs)] + only + [args.data], res)
+    # One workload at a time, brine and CPython back to back: on a shared machine the speed of
+    # memory-bound code drifts over minutes (other tenants), and a ratio of two measurements
+    # taken minutes apart would carry that drift.
+    py_base = [args.python, os.path.join(HERE, "bench_cpython.py"), "--runs", str(py_runs)]
+    for w in [args.only] if args.only else list(DESCRIPTIONS):
+        only = ["--only", w]
+        run_and_parse([args.bench_decode, "--runs", str(runs)] + only + [args.data], res)
+        if not args.decode_only:
+            run_and_parse([args.bench_encode, "--runs", str(runs)] + only + [args.data], res)
+        run_and_parse(py_base + only + [args.data], res)
     if not args.decode_only:
-        run_and_parse([args.bench_encode, "--runs", str(runs)] + only + [args.data], res)
         if not args.only:
             run_and_parse([args.bench_bulk, "--runs", str(max(3, runs // 3) if not args.smoke else 1),
                            "--bytes-size=" + bytes_size, "--oob-sizes=" + oob_sizes, args.data], res)
+            run_and_parse(py_base + ["--no-workloads", "--bytes-size", bytes_size, "--oob-sizes", oob_sizes, args.data], res)
         if args.bench_torch:
-            run_and_parse([args.bench_torch, "--runs", str(runs)] + only + [args.data], res)
-    py_cmd = [args.python, os.path.join(HERE, "bench_cpython.py"), "--runs", str(py_runs)] + only
-    if not args.decode_only and not args.only:
-        py_cmd += ["--bytes-size", bytes_size, "--oob-sizes", oob_sizes]
-    run_and_parse(py_cmd + [args.data], res)
+            run_and_parse([args.bench_torch, "--runs", str(runs)] + (["--only", args.only] if args.only else [])
+                          + [args.data], res)
     transport_out = ""
     if transport_size and not args.decode_only and not args.only and args.bench_transport:
         cmd = [sys.executable, os.path.join(HERE, "transport", "run_transport.py"), "--bench", args.bench_transport,
