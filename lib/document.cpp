@@ -51,9 +51,13 @@ void arena::reset() noexcept {
 }
 
 namespace {
+// Gives back room worth more than an eighth of what is used and more than 512 bytes (the tables
+// of a small pickle are sized for its input up front, machine.cpp).
 template <class V>
 void shrink_if_wasteful(V& v) {
-  if (v.capacity() - v.size() > v.size() / 8 + 64) v.shrink_to_fit();
+  const std::size_t item = sizeof(*v.data());
+  const std::size_t waste = (v.capacity() - v.size()) * item;
+  if (waste > v.size() * item / 8 && waste > 512) v.shrink_to_fit();
 }
 }  // namespace
 
