@@ -761,6 +761,14 @@ BRINE_HOT bool ascii_at_least_16(const unsigned char* p, std::size_t n) noexcept
 }
 }  // namespace
 
+// LONG1's 1 to 8 little-endian two's-complement bytes at `p` (8 bytes readable) as an int64.
+BRINE_HOT std::int64_t short_long1(const unsigned char* p, std::size_t n) noexcept {
+  std::uint64_t w;
+  std::memcpy(&w, p, 8);
+  const unsigned shift = static_cast<unsigned>(64 - 8 * n);
+  return static_cast<std::int64_t>(w << shift) >> shift;
+}
+
 // The tables a run of one opcode writes, as the fast path holds them.
 struct run_state {
   const unsigned char* cur;
@@ -824,10 +832,7 @@ struct run_state {
       case op::LONG1: {
         const std::size_t n = cur[1];
         if (n - 1 >= 8) goto done;  // 0 and more than 8 bytes: the general loop
-        std::uint64_t w;
-        std::memcpy(&w, cur + 2, 8);
-        const unsigned shift = static_cast<unsigned>(64 - 8 * n);
-        v = static_cast<std::int64_t>(w << shift) >> shift;
+        v = short_long1(cur + 2, n);
         next = cur + 2 + n;
         break;
       }
@@ -934,10 +939,7 @@ bool machine::run_fast() {
       case op::LONG1: {
         const std::size_t n = cur[1];
         if (n - 1 >= 8) goto out;  // 0 and more than 8 bytes: the general loop
-        std::uint64_t v;
-        std::memcpy(&v, cur + 2, 8);
-        const unsigned shift = static_cast<unsigned>(64 - 8 * n);
-        BRINE_FAST_NODE(node_kind::int64, 0, static_cast<std::uint64_t>(static_cast<std::int64_t>(v << shift) >> shift));
+        BRINE_FAST_NODE(node_kind::int64, 0, static_cast<std::uint64_t>(short_long1(cur + 2, n)));
         cur += 2 + n;
         if ((*cur == op::LONG1 || *cur == op::BININT) && lim - cur >= margin && room > 1) {
           // A second int: the items of a list of ints, most likely; run_ints takes the rest.
