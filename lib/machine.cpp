@@ -72,6 +72,7 @@ machine::machine(std::span<const std::byte> input, const decode_options& options
       dense_(scratch.dense),
       sparse_(scratch.sparse),
       capacity_(scratch.capacity),
+      side_(scratch.side),
       node_limit_(std::min<std::uint64_t>(options.limits.max_nodes, no_node - 1)),
       op_start_(base_) {
   // A reused decoder keeps the capacity of earlier decodes; growth is where the node and stack
@@ -92,13 +93,19 @@ machine::machine(std::span<const std::byte> input, const decode_options& options
   if (dense_.capacity() < memo_expect) dense_.reserve_hint(memo_expect);
   // Small pickles (messages, records) would otherwise grow their other tables through a dozen
   // small reallocations each, which cost more than the decode: size them for the input at once.
-  if (input.size() <= small_input) {
-    const std::size_t n = input.size();
+  const std::size_t n = input.size();
+  if (n <= small_input) {
     if (d_.pool.capacity() < n / 2 + 16) d_.pool.reserve(n / 2 + 16);
     if (d_.containers.capacity() < n / 8 + 8) d_.containers.reserve(n / 8 + 8);
     if (capacity_.capacity() < n / 8 + 8) capacity_.reserve(n / 8 + 8);
     if (stack_.capacity() < n / 4 + 16) stack_.reserve(std::min<std::size_t>(n / 4 + 16, opt_.limits.max_stack));
     if (marks_.capacity() < n / 16 + 8) marks_.reserve(std::min<std::size_t>(n / 16 + 8, opt_.limits.max_marks));
+  } else {
+    // Large inputs: a guess, as for the nodes (a list of records spends about 4 bytes of input
+    // an item and 27 a container), so the pool and the container tables do not grow by copies.
+    if (d_.pool.capacity() < n / 4) d_.pool.reserve_hint(std::min(n / 4, reserve_cap));
+    if (d_.containers.capacity() < n / 16) d_.containers.reserve_hint(std::min(n / 16, reserve_cap));
+    if (capacity_.capacity() < n / 16) capacity_.reserve_hint(std::min(n / 16, reserve_cap));
   }
 }
 
@@ -190,7 +197,8 @@ bool machine::new_text_node(std::string_view text, std::uint32_t& id) {
 }
 
 bool machine::reserve_pool(std::size_t n) {
-  if (n > std::numeric_limits<std::uint32_t>::max() - d_.pool.size()) return fail_limit(limit::max_nodes);
+  // The pool ends up holding the side tables' items too (settle_side).
+  if (n > std::numeric_limits<std::uint32_t>::max() - d_.pool.size() - side_count_) return fail_limit(limit::max_nodes);
   return true;
 }
 
@@ -223,7 +231,11 @@ bool machine::append_items(std::uint32_t container_index, const std::uint32_t* i
     c.size = new_size;
     return true;
   }
-  if (new_size <= room) {
+  if (room == in_side) [[unlikely]] {
+    if (!reserve_pool(n)) return false;
+    side_[c.start].items.append(items, n);
+    side_count_ += n;
+  } else if (new_size <= room) {
     std::copy(items, items + n, d_.pool.begin() + c.start + c.size);
   } else if (std::size_t{c.start} + room == d_.pool.size()) {
     // The container ends the pool: grow it in place, exactly (the common case: a list filled by
@@ -232,6 +244,21 @@ bool machine::append_items(std::uint32_t container_index, const std::uint32_t* i
     d_.pool.resize(d_.pool.size() + (new_size - room));
     std::copy(items, items + n, d_.pool.begin() + c.start + c.size);
     room = new_size;
+  } else if (new_size >= side_min_items) {
+    // A large container growing while others are stored after it: the top-level list of a
+    // pickle of records, appended a batch at a time after each batch's records. Moving it along
+    // the pool would leave its old room behind at every move, about its own size in all, which
+    // the pool then pays to compact; its items go to a table of their own instead, which grows
+    // in place (realloc), and join the pool when decoding ends. Left behind: this one first room.
+    if (!reserve_pool(new_size)) return false;
+    side_items& s = side_.emplace_back();
+    s.container = container_index;
+    s.items.reserve(std::size_t{new_size} * 2);
+    s.items.append(d_.pool.data() + c.start, c.size);
+    s.items.append(items, n);
+    side_count_ += new_size;
+    c.start = static_cast<std::uint32_t>(side_.size() - 1);
+    room = in_side;
   } else {
     // Relocate to the end with doubling, so repeated batches cost amortised O(1) per item.
     const std::uint64_t want = std::max<std::uint64_t>(new_size, std::uint64_t{room} * 2);
@@ -246,6 +273,19 @@ bool machine::append_items(std::uint32_t container_index, const std::uint32_t* i
   }
   c.size = new_size;
   return true;
+}
+
+void machine::settle_side() {
+  if (side_.empty()) return;
+  d_.pool.reserve(d_.pool.size() + side_count_);
+  for (side_items& s : side_) {
+    container& c = d_.containers[s.container];
+    c.start = static_cast<std::uint32_t>(d_.pool.size());
+    d_.pool.append(s.items.data(), s.items.size());
+    capacity_[s.container] = c.size;
+  }
+  side_.clear();
+  side_count_ = 0;
 }
 
 bool machine::memo_put(std::uint64_t index, std::uint32_t id) {
@@ -600,7 +640,7 @@ bool machine::try_fold(std::uint32_t callable, std::uint32_t args, bool& done) {
   const node& a = d_.nodes[args];
   if (a.kind() != node_kind::tuple) return true;
   const container ac = d_.containers[a.u[0]];
-  const std::uint32_t* av = d_.pool.data() + ac.start;
+  const std::uint32_t* av = items_of(a.u[0]);
   auto arg_kind = [&](std::uint32_t i) { return d_.nodes[av[i]].kind(); };
 
   const bool is_set = global_is(callable, "builtins", "set");
@@ -620,7 +660,8 @@ bool machine::try_fold(std::uint32_t callable, std::uint32_t args, bool& done) {
         if (!new_container(k, nullptr, 0, id)) return false;
         d_.containers.back().size = lc.size;
       } else {
-        const std::vector<std::uint32_t> items(d_.pool.begin() + lc.start, d_.pool.begin() + lc.start + lc.size);
+        const std::uint32_t* const from = items_of(d_.nodes[av[0]].u[0]);
+        const std::vector<std::uint32_t> items(from, from + lc.size);
         for (auto item : items)
           if (!check_hashable(item)) return false;
         if (!new_container(k, items.data(), items.size(), id)) return false;
@@ -714,10 +755,11 @@ bool machine::record_discarded_call(std::uint32_t object) {
   const object_rec o = d_.objects[d_.nodes[object].u[0]];
   const container a = d_.containers[d_.nodes[o.args].u[0]];
   if (a.size == 0) return true;
-  const std::uint32_t target = d_.pool[a.start];
+  const std::uint32_t* const args = items_of(d_.nodes[o.args].u[0]);
+  const std::uint32_t target = args[0];
   const node_kind tk = d_.nodes[target].kind();
   if (tk != node_kind::object && tk != node_kind::global) return true;
-  std::vector<std::uint32_t> values(d_.pool.begin() + a.start, d_.pool.begin() + a.start + a.size);
+  std::vector<std::uint32_t> values(args, args + a.size);
   values[0] = o.callable;
   return record_op(target, op_kind::call, values.data(), values.size());
 }
@@ -852,6 +894,14 @@ done:
   const std::size_t taken = static_cast<std::size_t>(send - s.send);
   s.cur = cur, s.nend = nend, s.send = send, s.room -= taken, s.ops += taken;
 }
+
+namespace {
+// Copies a batch's ids (a dozen, typically) without a call into the C library.
+[[gnu::always_inline]] inline void copy_ids(std::uint32_t* to, const std::uint32_t* from, std::size_t n) {
+  for (; n >= 4; n -= 4, to += 4, from += 4) std::memcpy(to, from, 16);
+  for (; n != 0; --n) *to++ = *from++;
+}
+}  // namespace
 
 bool machine::run_fast() {
   // Only a batch can fail here (a table limit inside append_items); every other case checks what
@@ -1081,7 +1131,21 @@ bool machine::run_fast() {
         }
         op_start_ = cur;
         op_ = code;
-        if (!append_items(target.u[0], items, n)) {
+        // The usual batch: into an empty container (the dict of a record, whose values were
+        // stored first), or one that ends the pool, with room in the pool: the items go at the
+        // pool's end. Otherwise append_items decides.
+        const std::uint32_t ci = target.u[0];
+        container& c = d_.containers[ci];
+        std::uint32_t* const pend = d_.pool.end();
+        if (capacity_[ci] == c.size && (c.size == 0 || d_.pool.data() + c.start + c.size == pend) &&
+            static_cast<std::size_t>(d_.pool.capacity_end() - pend) >= n &&
+            n <= std::numeric_limits<std::uint32_t>::max() - d_.pool.size() - side_count_) {
+          copy_ids(pend, items, n);
+          c.start = static_cast<std::uint32_t>(pend - d_.pool.data() - c.size);
+          d_.pool.set_end(pend + n);
+          c.size += static_cast<std::uint32_t>(n);
+          capacity_[ci] = c.size;
+        } else if (!append_items(ci, items, n)) {
           d_.nodes.set_end(nend);
           stack_.set_end(send);
           dense_.set_end(memo_end);
@@ -1114,6 +1178,12 @@ out:
 }
 
 bool machine::run() {
+  const bool ok = run_ops();
+  settle_side();
+  return ok;
+}
+
+bool machine::run_ops() {
   for (;;) {
     if (!run_fast()) return false;
     op_start_ = cur_;

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <span>
 #include <string>
@@ -16,13 +17,22 @@
 
 namespace brine::detail {
 
+/// The items of a container that grew while other containers were stored after it: kept in a
+/// table of their own until decoding ends (machine::append_items, machine::settle_side).
+struct side_items {
+  std::uint32_t container = 0;
+  pod_vector<std::uint32_t> items;
+};
+
 /// Decode-time state that a brine::decoder keeps between calls so its capacity is reused.
 struct decode_scratch {
   pod_vector<std::uint32_t> stack;
   std::vector<std::size_t> marks;
   pod_vector<std::uint32_t> dense;                 // memo index -> node id + 1 (0: empty)
   std::map<std::uint64_t, std::uint32_t> sparse;   // memo indices too far out for `dense`
-  std::vector<std::uint32_t> capacity;             // pool room reserved per container
+  pod_vector<std::uint32_t> capacity;              // pool room reserved per container
+  // Items of containers kept outside the pool while decoding (machine::append_items).
+  std::vector<side_items> side;
 
   void reset() noexcept {
     stack.clear();
@@ -30,6 +40,7 @@ struct decode_scratch {
     dense.clear();
     sparse.clear();
     capacity.clear();
+    side.clear();
   }
 };
 
@@ -40,7 +51,8 @@ class machine {
   machine(std::span<const std::byte> input, const decode_options& options, document_data& out,
           decode_scratch& scratch, bool keep_items);
 
-  /// Runs to STOP. On false, `error()` describes the failure.
+  /// Runs to STOP. On false, `error()` describes the failure. Either way the document's tables
+  /// are complete and consistent (brine::decode_partial keeps what a failed decode built).
   bool run();
   const brine::error& error() const noexcept { return err_; }
   std::uint32_t root() const noexcept { return root_; }
@@ -68,6 +80,7 @@ class machine {
   // bytes of a frame, a non-ASCII string...), with cur_ at that opcode. Same results as run();
   // false when a batch hits a table limit (err_ set).
   bool run_fast();
+  bool run_ops();
   bool line(std::string_view& text);
   std::size_t fence() const noexcept { return marks_.empty() ? 0 : marks_.back(); }
   bool pop_mark(std::size_t& mark);
@@ -122,6 +135,17 @@ class machine {
   bool reserve_pool(std::size_t n);
   bool new_container(node_kind k, const std::uint32_t* items, std::size_t n, std::uint32_t& id);
   bool append_items(std::uint32_t container_index, const std::uint32_t* items, std::size_t n);
+  // Where container `index`'s items are now: in the pool, or in its side table.
+  const std::uint32_t* items_of(std::uint32_t index) const noexcept {
+    const std::uint32_t start = d_.containers[index].start;
+    return capacity_[index] == in_side ? side_[start].items.data() : d_.pool.data() + start;
+  }
+  // Moves the side tables' items to the end of the pool.
+  void settle_side();
+  // `capacity_` of a container whose items are in side_[its start].
+  static constexpr std::uint32_t in_side = std::numeric_limits<std::uint32_t>::max();
+  // The smallest container that moves to a side table rather than along the pool.
+  static constexpr std::uint32_t side_min_items = 256;
   bool extend(std::uint32_t target, const std::uint32_t* items, std::size_t n, op_kind how);
   BRINE_HOT bool check_hashable(std::uint32_t id) {
     return (d_.nodes[id].flags() & flag_unhashable) == 0 || fail_unhashable(id);
@@ -172,7 +196,9 @@ class machine {
   std::vector<std::size_t>& marks_;
   pod_vector<std::uint32_t>& dense_;
   std::map<std::uint64_t, std::uint32_t>& sparse_;
-  std::vector<std::uint32_t>& capacity_;
+  pod_vector<std::uint32_t>& capacity_;
+  std::vector<side_items>& side_;
+  std::uint64_t side_count_ = 0;  // items in side_
   std::uint64_t memo_count_ = 0;
   std::uint64_t copied_items_ = 0;
   std::uint64_t opcodes_ = 0;

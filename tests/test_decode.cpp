@@ -562,3 +562,67 @@ TEST_CASE("decode_partial keeps what was built before an error") {
   CHECK_FALSE(good.error.has_value());
   CHECK(good.doc.root().as_int64() == 1);
 }
+
+namespace {
+// [[0], [1], ..., [n-1]] at protocol 2, in CPython's batches of 1000: each batch stores its inner
+// lists in the document before the outer list takes them, so the outer list is never the last
+// container stored when it grows.
+std::string list_of_lists(int n, bool stop = true) {
+  std::string s = "\x80\x02]q\x00("s;
+  for (int i = 0; i < n; ++i) {
+    if (i != 0 && i % 1000 == 0) s += "e(";
+    s += "]M"s + static_cast<char>(i & 0xff) + static_cast<char>(i >> 8) + "a";
+  }
+  s += "e";
+  if (stop) s += ".";
+  return s;
+}
+
+void check_list_of_lists(brine::value root, int n) {
+  REQUIRE(root.kind() == kind::list);
+  REQUIRE(root.size() == static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    REQUIRE(root[static_cast<std::size_t>(i)].size() == 1);
+    CHECK(root[static_cast<std::size_t>(i)][0].as_int64() == i);
+  }
+}
+}  // namespace
+
+TEST_CASE("a container that grows while others are stored after it keeps its items in order") {
+  // The outer list moves to a table of its own after its first batch and back when decoding ends.
+  check_list_of_lists(ok(list_of_lists(3500)).root(), 3500);
+  CHECK(brine::validate(std::string_view(list_of_lists(3500))).has_value());
+
+  // A reused decoder: the same again, twice.
+  brine::decoder dec;
+  for (int round = 0; round < 2; ++round) {
+    const std::string input = list_of_lists(2500);
+    auto r = dec.decode(std::string_view(input));
+    REQUIRE(r.has_value());
+    check_list_of_lists((*r)->root(), 2500);
+  }
+
+  // A decode that fails in the third batch keeps the first two batches in the outer list.
+  const std::string cut = list_of_lists(2500, false).substr(0, 2 + 2 + 2 * 1000 * 5 + 2 + 300 * 5 + 1);
+  auto part = brine::decode_partial(std::as_bytes(std::span<const char>(cut.data(), cut.size())));
+  REQUIRE(part.error.has_value());
+  CHECK(part.error->code == errc::truncated);
+  const brine::value outer = part.doc.node(0);
+  REQUIRE(outer.kind() == kind::list);
+  REQUIRE(outer.size() == 2000);
+  CHECK(outer[0][0].as_int64() == 0);
+  CHECK(outer[1999][0].as_int64() == 1999);
+
+  // set(list) folds the list as it stands, including the batches kept aside: protocol 2's
+  // pickle.dumps({(i,) for i in range(3000)}).
+  std::string set = "\x80\x02" "c__builtin__\nset\nq\x00]q\x01("s;
+  for (int i = 0; i < 3000; ++i) {
+    if (i != 0 && i % 1000 == 0) set += "e(";
+    set += "M"s + static_cast<char>(i & 0xff) + static_cast<char>(i >> 8) + "\x85";
+  }
+  set += "e\x85R.";
+  const auto folded = ok(set);
+  REQUIRE(folded.root().kind() == kind::set);
+  REQUIRE(folded.root().size() == 3000);
+  CHECK(folded.root()[2999][0].as_int64() == 2999);
+}

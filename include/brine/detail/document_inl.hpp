@@ -33,7 +33,7 @@ class arena {
 struct document_data {
   pod_vector<node> nodes;
   pod_vector<std::uint32_t> pool;
-  std::vector<container> containers;
+  pod_vector<container> containers;
   std::vector<global_rec> globals;
   std::vector<object_rec> objects;
   std::vector<buffer_ref> buffers;
