@@ -133,13 +133,13 @@ class typed_writer {
   void watch(std::size_t n) {
     if (hint_n_ == 0 && n > batch_size) {
       hint_n_ = n;
-      hint_start_ = w_.size();
+      hint_start_ = w_.total();
     }
   }
   void batch_written(std::size_t n, std::size_t from, std::size_t end) {
     if (hint_n_ != n || from != 0 || end == 0 || hint_done_) return;
     hint_done_ = true;
-    const std::size_t per_batch = w_.size() - hint_start_;
+    const std::size_t per_batch = w_.total() - hint_start_;
     const std::size_t batches = (n + end - 1) / end;
     // A quarter more than the first batch implies: later items are often longer (counters, keys
     // "k1000" after "k999"), and running out at the end would copy the whole output once more.

@@ -4,12 +4,14 @@
 // write with.
 //
 // Speed: the encoders call these once or twice per Python object, so the common paths are inline
-// and write through a raw cursor: one capacity check per opcode, then plain stores. The buffer is
-// a std::string whose size is its room (grown geometrically, zero-filled by resize); bytes before
-// the cursor are the output, and finish() trims the string to them, so the result is handed over
-// without a copy. reserve() sizes it up front when the caller can estimate the output. Payloads
-// of 64 KiB and more are appended to the string rather than copied into zero-filled room, so a
-// large bytes object costs one copy.
+// and write through a raw cursor: one capacity check per opcode, then plain stores. They write
+// into a staging buffer (a std::string whose size is its room) about one frame long, which stays
+// in the CPU's cache: each committed frame (or, without frames, each 64 KiB) goes on to the sink,
+// or is appended to the output string. So the output is written once, never zero-filled first
+// (std::string::resize zero-fills the room it adds, which for a large pickle costs as much as
+// writing it). An output that fits the staging buffer is handed over as it is, without a copy.
+// reserve() sizes the output up front when the caller can estimate it. Payloads of 64 KiB and
+// more go straight to the sink or the output string, one copy.
 #pragma once
 
 #include <algorithm>
@@ -109,25 +111,8 @@ class writer {
     if (!commit_frame()) return false;
     framing_ = false;
     open_frame_ = false;
-    if (sink_ != nullptr) {
-      write(header, header_size);
-      if (!flush() || !emit(data, size)) return false;
-    } else {
-      // Appended without zero-filling room for it first (the room is rebuilt after it), with
-      // space for the few opcodes that usually end the pickle after it, so that they do not
-      // double the buffer (a second copy of the payload).
-      const std::size_t u = used();
-      buf_.resize(u);
-      buf_.reserve(std::max(u + header_size + size + 64, hint_));
-      hint_ = 0;
-      buf_.append(header, header_size);
-      buf_.append(reinterpret_cast<const char*>(data), size);
-      const std::size_t now = buf_.size();
-      buf_.resize(buf_.capacity());
-      base_ = buf_.data();
-      cur_ = base_ + now;
-      end_ = base_ + buf_.size();
-    }
+    write(header, header_size);
+    if (!flush() || !emit(data, size)) return false;
     framing_ = framing;
     open_frame_ = framing;
     return true;
@@ -157,24 +142,37 @@ class writer {
     return raw_begin();
   }
 
-  /// Sizes the buffer for about `n` bytes of output (an estimate; it still grows as needed): the
-  /// next growth makes room for at least that much.
+  /// Sizes the output for about `n` bytes in all (an estimate; it still grows as needed): a small
+  /// one is the staging buffer's next growth, a larger one the output string's capacity.
   void reserve(std::size_t n) {
-    if (sink_ == nullptr && n > static_cast<std::size_t>(end_ - base_)) hint_ = n;
+    if (sink_ != nullptr) return;
+    if (n <= staging_bytes) {
+      if (n > static_cast<std::size_t>(end_ - base_)) hint_ = n;
+    } else if (n > out_.capacity()) {
+      reserve_out(n);
+    }
   }
 
-  bool finish() { return commit_frame() && flush(); }
-  /// The output (after finish(), without a sink): the buffer trimmed to what was written.
+  /// Ends the pickle: commits the open frame and, with a sink, sends what is left.
+  bool finish() { return commit_frame() && (sink_ == nullptr || flush()) && !refused_; }
+  /// The output (after finish(), without a sink): the staging buffer trimmed to what was written
+  /// when nothing left it, else the output string with the rest appended.
   std::string& buffer() {
-    buf_.resize(used());
-    base_ = cur_ = end_ = nullptr;
-    return buf_;
+    if (out_.empty()) {
+      buf_.resize(used());
+      base_ = cur_ = end_ = nullptr;
+      return buf_;
+    }
+    emit(base_, used());
+    cur_ = base_;
+    return out_;
   }
+  /// Bytes written so far.
   std::size_t total() const { return total_ + used(); }
-  /// Bytes in the buffer now.
-  std::size_t size() const { return used(); }
 
  private:
+  // The largest reserve() that sizes the staging buffer rather than the output string.
+  static constexpr std::size_t staging_bytes = 4 * frame_size_target;
   std::size_t used() const { return static_cast<std::size_t>(cur_ - base_); }
 
   void open_frame() {
@@ -184,31 +182,50 @@ class writer {
     cur_ += frame_header_size;  // filled in (or removed) by commit_frame
   }
   void grow(std::size_t n) {
+    // Between frames, a full staging buffer of 64 KiB or more moves on instead of growing.
+    if (frame_start_ == no_frame && used() >= frame_size_target) {
+      flush();  // a sink's refusal is remembered for finish()
+      if (n <= static_cast<std::size_t>(end_ - cur_)) return;
+    }
     resize(std::max({used() + n, 2 * buf_.size(), std::size_t{256}, hint_}));
     hint_ = 0;
   }
   void resize(std::size_t size) {
     const std::size_t u = used();
-    if (size >= huge_page_advice_bytes && size > buf_.capacity()) {
-      // Large outputs: allocate, advise huge pages, then touch (the copy and resize's zero fill):
-      // page faults dominate writing fresh memory, and a 2 MiB page takes one fault, not 512.
-      std::string next;
-      next.reserve(size);
-      advise_huge_pages(next.data(), next.capacity());
-      next.append(buf_.data(), u);
-      buf_.swap(next);
-    }
     buf_.resize(size);
     base_ = buf_.data();
     cur_ = base_ + u;
     end_ = base_ + buf_.size();
   }
+  // Capacity for `n` bytes of output in the output string.
+  void reserve_out(std::size_t n) {
+    if (n >= huge_page_advice_bytes) {
+      // Large outputs: allocate, advise huge pages, then touch: page faults dominate writing
+      // fresh memory, and a 2 MiB page takes one fault, not 512.
+      std::string next;
+      next.reserve(n);
+      advise_huge_pages(next.data(), next.capacity());
+      next.append(out_);
+      out_.swap(next);
+    } else {
+      out_.reserve(n);
+    }
+  }
   bool emit(const void* p, std::size_t n) {
     total_ += n;
-    return (*sink_)(std::span<const std::byte>(static_cast<const std::byte*>(p), n));
+    if (sink_ != nullptr) {
+      if (!(*sink_)(std::span<const std::byte>(static_cast<const std::byte*>(p), n))) refused_ = true;
+      return !refused_;
+    }
+    if (n > out_.capacity() - out_.size())
+      // Doubling, with room for the few opcodes that usually end a pickle after a large payload
+      // (which would otherwise double the string, a second copy of the payload).
+      reserve_out(std::max(out_.size() + n + 256, 2 * out_.capacity()));
+    out_.append(static_cast<const char*>(p), n);
+    return true;
   }
   bool flush() {
-    if (sink_ == nullptr || cur_ == base_ || frame_start_ != no_frame) return true;
+    if (cur_ == base_ || frame_start_ != no_frame) return true;
     const bool ok = emit(base_, used());
     cur_ = base_;
     return ok;
@@ -216,15 +233,17 @@ class writer {
   bool flush_if_large() { return used() >= frame_size_target ? flush() : true; }
 
   const byte_sink* sink_;
-  std::string buf_;
+  std::string buf_;  // staging
+  std::string out_;  // the output without a sink, once the staging buffer was flushed
   char* base_ = nullptr;
   char* cur_ = nullptr;
   char* end_ = nullptr;
   bool framing_ = false;
   bool open_frame_ = false;  // framing_ and no frame open: the next write opens one
+  bool refused_ = false;     // the sink returned false once: the encode fails
   std::size_t frame_start_ = no_frame;
   std::size_t total_ = 0;
-  std::size_t hint_ = 0;  // reserve(): the size of the next growth
+  std::size_t hint_ = 0;  // reserve(): the size of the staging buffer's next growth
 };
 
 /// memcpy for the short payloads of most strs: fixed-size loads and stores that stay inside

@@ -218,6 +218,43 @@ TEST_CASE("a sink receives the pickle in pieces; large payloads are not copied")
   CHECK(refused.error().code == brine::errc::io_error);
 }
 
+TEST_CASE("without frames a sink still receives the pickle in bounded pieces") {
+  // A protocol 2 list of 100,000 ints, about 370 KB re-encoded, and no frames to commit.
+  std::string input = "\x80\x02]q\x00("s;
+  for (std::uint32_t i = 0; i < 100000; ++i) {
+    if (i != 0 && i % 1000 == 0) input += "e(";
+    input += 'J';
+    input.append(reinterpret_cast<const char*>(&i), 4);  // little-endian hosts, as brine requires
+  }
+  input += "e.";
+  auto doc = brine::decode(std::string_view(input));
+  REQUIRE(doc.has_value());
+  brine::encode_options p2;
+  p2.protocol = 2;
+  std::string joined;
+  std::size_t pieces = 0, largest = 0;
+  auto n = brine::encode_to(doc->root(), [&](std::span<const std::byte> piece) {
+    ++pieces;
+    largest = std::max(largest, piece.size());
+    joined.append(reinterpret_cast<const char*>(piece.data()), piece.size());
+    return true;
+  }, p2);
+  REQUIRE(n.has_value());
+  const auto whole = brine::encode(doc->root(), p2);
+  REQUIRE(whole.has_value());
+  CHECK(whole->size() > 300000);
+  CHECK(joined == *whole);
+  CHECK(*n == whole->size());
+  CHECK(pieces > 1);
+  CHECK(largest <= 4 * 65536 + 16);
+  // A sink that refuses one piece fails the encode, even when it takes the later ones.
+  std::size_t calls = 0;
+  auto refused = brine::encode_to(doc->root(), [&](std::span<const std::byte>) { return ++calls != 1; }, p2);
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(refused.error().code == brine::errc::io_error);
+  CHECK(calls > 1);
+}
+
 TEST_CASE("deep nesting encodes without recursion") {
   const std::size_t depth = 200000;
   std::string deep(depth, ']');
