@@ -5,6 +5,8 @@
 // stores through writer.hpp's inline primitives; the objects CPython shares (globals, module
 // names, singleton strs, codecs' fetch_shared keys) are found in one small open-addressing table
 // (a lookup allocates nothing).
+#include <array>
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -25,6 +27,7 @@ enum shared_space : char {
   space_module = '\x03',     // module names of STACK_GLOBAL
   space_user = '\x04',       // fetch_shared / remember_shared keys
   space_global = '\x05',     // module '\n' qualname of GLOBAL / STACK_GLOBAL
+  space_interned = '\x06',   // interned_str texts (dict_of keys)
 };
 
 // The objects CPython shares, by (namespace, key) -> memo index: open addressing with linear
@@ -34,12 +37,23 @@ class shared_table {
  public:
   const std::uint64_t* find(char space, std::string_view key) const {
     if (count_ == 0) return nullptr;
+    // Codecs name their shared objects with the same strings again and again (a struct's keys,
+    // string literals): a key found before at the same address is checked against the slot it
+    // was found in, without hashing it again. The bytes are still compared: the caller may have
+    // changed them since.
+    recent& r = recent_[(reinterpret_cast<std::uintptr_t>(key.data()) >> 3 ^ key.size()) & (recent_size - 1)];
+    if (r.p == key.data() && r.n == key.size() && r.generation == generation_) {
+      const slot& s = slots_[r.slot];
+      if (s.len == key.size() + 1 && keys_[s.off] == space && same(keys_.data() + s.off + 1, key)) return &s.value;
+    }
     const std::uint64_t h = hash(space, key);
     for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
       const slot& s = slots_[i];
       if (s.len == empty) return nullptr;
-      if (s.hash == h && s.len == key.size() + 1 && keys_[s.off] == space && same(keys_.data() + s.off + 1, key))
+      if (s.hash == h && s.len == key.size() + 1 && keys_[s.off] == space && same(keys_.data() + s.off + 1, key)) {
+        r = {key.data(), key.size(), generation_, i};
         return &s.value;
+      }
     }
   }
   void set(char space, std::string_view key, std::uint64_t value) {
@@ -103,16 +117,27 @@ class shared_table {
     slots_[i] = s;
   }
   void rehash(std::size_t size) {
+    ++generation_;  // slots move: forget where keys were found
     std::vector<slot> old = std::move(slots_);
     slots_.assign(size, slot{});
     mask_ = size - 1;
     for (const slot& s : old)
       if (s.len != empty) insert(s);
   }
+  // Where a key at a given address was found last (find's shortcut).
+  struct recent {
+    const char* p = nullptr;
+    std::size_t n = 0;
+    std::uint64_t generation = 0;
+    std::size_t slot = 0;
+  };
+  static constexpr std::size_t recent_size = 64;
   std::vector<slot> slots_;
   std::size_t mask_ = 0;
   std::size_t count_ = 0;
   std::string keys_;
+  mutable std::array<recent, recent_size> recent_{};
+  std::uint64_t generation_ = 1;  // recent_ entries of an older generation are stale
 };
 
 class typed_writer {
@@ -358,6 +383,16 @@ void typed_encoder::shared_str(const std::string& key, std::string_view text) {
     w_.set_shared(space, name, w_.memo_count);
   }
   fresh_str(text);
+}
+
+void typed_encoder::interned_str(std::string_view utf8) {
+  if (utf8.size() <= 2 && singleton_text(utf8)) return singleton_str(utf8);
+  if (const std::uint64_t* m = w_.find_shared(detail::space_interned, utf8)) {
+    detail::emit_get(w_.w_, protocol(), *m);
+    return;
+  }
+  w_.set_shared(detail::space_interned, utf8, w_.memo_count);
+  fresh_str(utf8);
 }
 
 void typed_encoder::singleton_str(std::string_view utf8) {

@@ -76,6 +76,19 @@ struct brine::codec<point> {
   }
 };
 
+// Rows written with dict_of: CPython's [{"name": ..., "score": ..., "tags": ...}, ...], whose keys
+// are the constants of one dict display, shared by every row.
+struct row {
+  std::string name;
+  int score;
+  double tags;
+};
+
+template <>
+struct brine::codec<row> {
+  static void encode(brine::typed_encoder& e, const row& r) { e.dict_of("name", r.name, "score", r.score, "tags", r.tags); }
+};
+
 TEST_CASE("typed values encode to CPython's bytes at every protocol") {
   check_bytes("vector_int", std::vector<int>{1, 2, 3});
   std::vector<long> big(1001);
@@ -103,6 +116,31 @@ TEST_CASE("typed values encode to CPython's bytes at every protocol") {
   check_bytes("nested", std::map<std::string, std::variant<std::vector<std::vector<int>>, std::tuple<std::nullptr_t, bool>>>{
                             {"k", std::vector<std::vector<int>>{{1}, {2, 3}}}, {"t", std::tuple<std::nullptr_t, bool>{nullptr, false}}});
   check_bytes("point", point{1, 2.5});
+  check_bytes("dict_of_rows", std::vector<row>{{"abc", 1, 2.5}, {"def", 2, -1.0}});
+}
+
+// The first string written twice, then again after its text changed, then the second string.
+struct interned_probe {
+  std::string* first;
+  std::string* second;
+};
+
+template <>
+struct brine::codec<interned_probe> {
+  static void encode(brine::typed_encoder& e, const interned_probe& p) {
+    e.list(4, [&](std::size_t i) {
+      if (i == 2) *p.first = "change";  // the same storage now holds another text
+      e.interned_str(i < 3 ? *p.first : *p.second);
+    });
+  }
+};
+
+TEST_CASE("interned strs are written once per pickle, found by their text") {
+  std::string a = "shared", b = "shared";
+  const auto got = brine::pickle(interned_probe{&a, &b});
+  REQUIRE(got.has_value());
+  // CPython's ['shared', 'shared', 'change', 'shared'] with one 'shared' object.
+  CHECK(*got == "\x80\x05\x95\x1b\x00\x00\x00\x00\x00\x00\x00]\x94(\x8c\x06shared\x94h\x01\x8c\x06" "change\x94h\x01" "e."s);
 }
 
 // The same elements through value() one at a time: the reference for list_of's batch path.

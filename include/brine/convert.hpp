@@ -108,6 +108,11 @@ class typed_encoder {
   /// once per pickle, fetched from the memo after — shared with the latin-1 text that protocols
   /// below 3 write for 1-byte bytes.
   void singleton_str(std::string_view utf8);
+  /// A str CPython keeps as one object for the whole pickle, whatever the C++ side holds: the
+  /// constant keys of a dict display (`{"name": ...}` in Python source, which every dict that
+  /// line makes shares), attribute names, other interned strs. Written once per pickle, fetched
+  /// from the memo after (found by its text).
+  void interned_str(std::string_view utf8);
   void bytes(std::span<const std::byte> data);
   void bytearray(std::span<const std::byte> data);
   /// A PickleBuffer over `data` (protocol 5): the options' buffer callback decides in-band or
@@ -137,7 +142,9 @@ class typed_encoder {
   void strs(std::span<const std::string> items);
   void strs(std::span<const std::string_view> items);
 
-  /// A dict of str keys to values: dict_of("x", 1, "y", 2.5).
+  /// A dict of str keys to values: dict_of("x", 1, "y", 2.5). The keys are interned_str()s, as
+  /// the keys of a dict display in Python source are: a codec writing many such dicts writes each
+  /// key once.
   template <class... KV> void dict_of(const KV&... kv);
 
   /// A global reference (a class or function) module.qualname.
@@ -357,7 +364,8 @@ template <class... KV> void typed_encoder::dict_of(const KV&... kv) {
   // one SETITEM per pair at protocol 0 or for a single pair.
   dict(n, [&](std::size_t i) {
     [&]<std::size_t... I>(std::index_sequence<I...>) {
-      ((I == i ? (value(std::get<2 * I>(refs)), boundary(), value(std::get<2 * I + 1>(refs))) : void()), ...);
+      static_assert((std::is_convertible_v<decltype(std::get<2 * I>(refs)), std::string_view> && ...), "dict_of keys are strs");
+      ((I == i ? (interned_str(std::string_view(std::get<2 * I>(refs))), boundary(), value(std::get<2 * I + 1>(refs))) : void()), ...);
     }(std::make_index_sequence<n>{});
   });
 }
