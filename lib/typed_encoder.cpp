@@ -41,7 +41,8 @@ class shared_table {
     // string literals): a key found before at the same address is checked against the slot it
     // was found in, without hashing it again. The bytes are still compared: the caller may have
     // changed them since.
-    recent& r = recent_[(reinterpret_cast<std::uintptr_t>(key.data()) >> 3 ^ key.size()) & (recent_size - 1)];
+    // (String literals sit next to each other: the address is mixed, not just shifted.)
+    recent& r = recent_[((reinterpret_cast<std::uintptr_t>(key.data()) ^ key.size()) * 0x9E3779B97F4A7C15ull) >> (64 - recent_bits)];
     if (r.p == key.data() && r.n == key.size() && r.generation == generation_) {
       const slot& s = slots_[r.slot];
       if (s.len == key.size() + 1 && keys_[s.off] == space && same(keys_.data() + s.off + 1, key)) return &s.value;
@@ -131,7 +132,8 @@ class shared_table {
     std::uint64_t generation = 0;
     std::size_t slot = 0;
   };
-  static constexpr std::size_t recent_size = 64;
+  static constexpr unsigned recent_bits = 6;
+  static constexpr std::size_t recent_size = std::size_t{1} << recent_bits;
   std::vector<slot> slots_;
   std::size_t mask_ = 0;
   std::size_t count_ = 0;
