@@ -239,7 +239,10 @@ class walker {
         BRINE_FUZZ_CHECK(!v.mapped_module().empty() && !v.mapped_name().empty());
         sink_ += static_cast<std::uint64_t>(v.source());
         for (const auto& op : v.ops()) {
-          BRINE_FUZZ_CHECK(op.kind == brine::op_kind::build && op.values.size() == 1);  // only BUILD targets a global
+          // BUILD on a global, or a call POPped at once whose first argument is the global
+          // (machine::record_discarded_call): nothing else targets one.
+          if (op.kind == brine::op_kind::call) BRINE_FUZZ_CHECK(!op.values.empty());
+          else BRINE_FUZZ_CHECK(op.kind == brine::op_kind::build && op.values.size() == 1);
           children(op.values);
         }
         break;
