@@ -38,6 +38,7 @@ struct retained_blocks {
   struct block {
     void* p = nullptr;
     std::size_t bytes = 0;
+    std::size_t element = 0;  // the element size of the table that gave it back
   };
   std::array<block, retain_slots> slots{};
   std::size_t total = 0;
@@ -59,13 +60,19 @@ retained_blocks& retained() noexcept {
 
 }  // namespace
 
-void* take_retained(std::size_t bytes, std::size_t min_bytes, bool largest, std::size_t& got) noexcept {
+void* take_retained(std::size_t bytes, std::size_t min_bytes, bool largest, std::size_t element, std::size_t& got) noexcept {
   retained_blocks& r = retained();
   retained_blocks::block* best = nullptr;
   const auto distance = [bytes, largest](std::size_t b) { return largest ? SIZE_MAX - b : b > bytes ? b - bytes : bytes - b; };
+  // A block of the same element size beats any other; then the closest (or largest).
+  const auto better = [&](const retained_blocks::block& b) {
+    if (best == nullptr) return true;
+    const bool same = b.element == element, best_same = best->element == element;
+    if (same != best_same) return same;
+    return distance(b.bytes) < distance(best->bytes);
+  };
   for (auto& b : r.slots)
-    if (b.p != nullptr && b.bytes >= min_bytes && (best == nullptr || distance(b.bytes) < distance(best->bytes)))
-      best = &b;
+    if (b.p != nullptr && b.bytes >= min_bytes && (largest || b.element == element) && better(b)) best = &b;
   if (best == nullptr) return nullptr;
   void* p = best->p;
   got = best->bytes;
@@ -74,7 +81,7 @@ void* take_retained(std::size_t bytes, std::size_t min_bytes, bool largest, std:
   return p;
 }
 
-void release_block(void* p, std::size_t bytes) noexcept {
+void release_block(void* p, std::size_t bytes, std::size_t element) noexcept {
   if (p == nullptr) return;
   retained_blocks& r = retained();
   if (bytes <= retain_max_bytes) {
@@ -87,7 +94,7 @@ void release_block(void* p, std::size_t bytes) noexcept {
         else if (smallest == nullptr || b.bytes < smallest->bytes) smallest = &b;
       }
       if (empty != nullptr && r.total + bytes <= retain_max_bytes) {
-        *empty = {p, bytes};
+        *empty = {p, bytes, element};
         r.total += bytes;
         return;
       }

@@ -29,10 +29,14 @@ inline constexpr std::size_t huge_page_advice_bytes = std::size_t{4} << 20;
 /// having the kernel zero fresh ones for every document.
 inline constexpr std::size_t retain_min_bytes = std::size_t{1} << 20;
 /// A retained block of at least `min_bytes`, or null; `got` is its size. The one closest in size
-/// to `bytes`, or with `largest` (a table still growing) the largest.
-void* take_retained(std::size_t bytes, std::size_t min_bytes, bool largest, std::size_t& got) noexcept;
-/// Frees `p` (a malloc'd block of `bytes`), or keeps it for take_retained.
-void release_block(void* p, std::size_t bytes) noexcept;
+/// to `bytes`, or with `largest` (a table still growing) the largest; among blocks a table of the
+/// same element size gave back first (a document's node table takes what a node table left,
+/// not the block the pool of a second live document is about to want), and only among those for
+/// a guess (`largest` false: a table that may never need it).
+void* take_retained(std::size_t bytes, std::size_t min_bytes, bool largest, std::size_t element, std::size_t& got) noexcept;
+/// Frees `p` (a malloc'd block of `bytes` holding elements of `element` bytes), or keeps it for
+/// take_retained.
+void release_block(void* p, std::size_t bytes, std::size_t element) noexcept;
 
 template <class T>
 class pod_vector {
@@ -135,7 +139,7 @@ class pod_vector {
   }
   void release() noexcept {
     const std::size_t bytes = capacity() * sizeof(T);
-    if (bytes >= retain_min_bytes) release_block(data_, bytes);
+    if (bytes >= retain_min_bytes) release_block(data_, bytes, sizeof(T));
     else std::free(data_);
   }
   // Capacity `cap` (or, from a retained block, at least `min_cap` >= size()).
@@ -144,7 +148,7 @@ class pod_vector {
     if (cap * sizeof(T) >= retain_min_bytes && capacity() * sizeof(T) < retain_min_bytes) {
       // Growing past the retention size, or a first large allocation: a retained block if any.
       std::size_t got = 0;
-      if (void* block = take_retained(cap * sizeof(T), min_cap * sizeof(T), growing, got)) {
+      if (void* block = take_retained(cap * sizeof(T), min_cap * sizeof(T), growing, sizeof(T), got)) {
         const std::size_t n = size();
         if (n != 0) std::memcpy(block, static_cast<const void*>(data_), n * sizeof(T));
         std::free(data_);  // small: never retained
