@@ -196,11 +196,7 @@ bool machine::new_text_node(std::string_view text, std::uint32_t& id) {
   return add_node(node_kind::str, prefix_u64, payload, id);
 }
 
-bool machine::reserve_pool(std::size_t n) {
-  // The pool ends up holding the side tables' items too (settle_side).
-  if (n > std::numeric_limits<std::uint32_t>::max() - d_.pool.size() - side_count_) return fail_limit(limit::max_nodes);
-  return true;
-}
+bool machine::reserve_pool(std::size_t n) { return pool_fits(n) || fail_limit(limit::max_nodes); }
 
 bool machine::new_container(node_kind k, const std::uint32_t* items, std::size_t n, std::uint32_t& id) {
   if (!reserve_pool(n)) return false;
@@ -1138,8 +1134,7 @@ bool machine::run_fast() {
         container& c = d_.containers[ci];
         std::uint32_t* const pend = d_.pool.end();
         if (capacity_[ci] == c.size && (c.size == 0 || d_.pool.data() + c.start + c.size == pend) &&
-            static_cast<std::size_t>(d_.pool.capacity_end() - pend) >= n &&
-            n <= std::numeric_limits<std::uint32_t>::max() - d_.pool.size() - side_count_) {
+            static_cast<std::size_t>(d_.pool.capacity_end() - pend) >= n && pool_fits(n)) {
           copy_ids(pend, items, n);
           c.start = static_cast<std::uint32_t>(pend - d_.pool.data() - c.size);
           d_.pool.set_end(pend + n);

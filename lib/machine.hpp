@@ -132,6 +132,11 @@ class machine {
   bool check_digits(std::string_view s);
   bool parse_index(std::string_view s, bool is_put, std::uint64_t& index);
 
+  // Whether `n` more ids fit the pool's 32-bit indices, counting what the side tables will add
+  // (settle_side); reserve_pool fails with the limit when not.
+  bool pool_fits(std::size_t n) const noexcept {
+    return n <= std::numeric_limits<std::uint32_t>::max() - d_.pool.size() - side_count_;
+  }
   bool reserve_pool(std::size_t n);
   bool new_container(node_kind k, const std::uint32_t* items, std::size_t n, std::uint32_t& id);
   bool append_items(std::uint32_t container_index, const std::uint32_t* items, std::size_t n);

@@ -176,6 +176,16 @@ class typed_writer {
   /// The memo index of the shared object `key` in `space`, or null.
   const std::uint64_t* find_shared(shared_space space, std::string_view key) const { return shared_.find(space, key); }
   void set_shared(shared_space space, std::string_view key, std::uint64_t index) { shared_.set(space, key, index); }
+  /// A shared object written before: writes its memo fetch and returns true. Otherwise gives
+  /// `key` the memo entry the caller is about to write and returns false.
+  bool fetch_or_claim(shared_space space, std::string_view key) {
+    if (const std::uint64_t* m = find_shared(space, key)) {
+      emit_get(w_, opt_.protocol, *m);
+      return true;
+    }
+    set_shared(space, key, memo_count);
+    return false;
+  }
   void fail(std::string message) {
     if (failed) return;
     failed = true;
@@ -375,35 +385,17 @@ void typed_encoder::strs(std::span<const std::string_view> items) { write_strs(*
 // once, fetched from the memo after. `key` is a shared_space byte and the text; an empty key means
 // an ordinary fresh str.
 void typed_encoder::shared_str(const std::string& key, std::string_view text) {
-  if (!key.empty()) {
-    const auto space = static_cast<detail::shared_space>(key[0]);
-    const std::string_view name = std::string_view(key).substr(1);
-    if (const std::uint64_t* m = w_.find_shared(space, name)) {
-      detail::emit_get(w_.w_, protocol(), *m);
-      return;
-    }
-    w_.set_shared(space, name, w_.memo_count);
-  }
+  if (!key.empty() && w_.fetch_or_claim(static_cast<detail::shared_space>(key[0]), std::string_view(key).substr(1))) return;
   fresh_str(text);
 }
 
 void typed_encoder::interned_str(std::string_view utf8) {
   if (utf8.size() <= 2 && singleton_text(utf8)) return singleton_str(utf8);
-  if (const std::uint64_t* m = w_.find_shared(detail::space_interned, utf8)) {
-    detail::emit_get(w_.w_, protocol(), *m);
-    return;
-  }
-  w_.set_shared(detail::space_interned, utf8, w_.memo_count);
-  fresh_str(utf8);
+  if (!w_.fetch_or_claim(detail::space_interned, utf8)) fresh_str(utf8);
 }
 
 void typed_encoder::singleton_str(std::string_view utf8) {
-  if (const std::uint64_t* m = w_.find_shared(detail::space_singleton, utf8)) {
-    detail::emit_get(w_.w_, protocol(), *m);
-    return;
-  }
-  w_.set_shared(detail::space_singleton, utf8, w_.memo_count);
-  fresh_str(utf8);
+  if (!w_.fetch_or_claim(detail::space_singleton, utf8)) fresh_str(utf8);
 }
 
 void typed_encoder::bytes(std::span<const std::byte> data) {
