@@ -411,15 +411,7 @@ class pickler {
       *at = static_cast<char>(op::MEMOIZE);
       return 1;
     }
-    if (index < 256) {
-      at[0] = static_cast<char>(op::BINPUT);
-      at[1] = static_cast<char>(index);
-      return 2;
-    }
-    at[0] = static_cast<char>(op::LONG_BINPUT);
-    const auto v = static_cast<std::uint32_t>(index);
-    std::memcpy(at + 1, &v, 4);
-    return 5;
+    return put_binput(at, index);
   }
 
   // save_range: items [from, end) of container `owner`. Simple leaves are written in a loop, and
@@ -437,7 +429,7 @@ class pickler {
     bool marked;           // a tuple opened with MARK
   };
 
-  bool run_range(std::uint32_t owner, std::size_t from, const std::size_t end) {
+  [[gnu::noinline]] bool run_range(std::uint32_t owner, std::size_t from, const std::size_t end) {
     const auto owner_items = items(owner);
     if (proto_ < 1) {
       std::size_t i = from;

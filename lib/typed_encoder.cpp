@@ -20,16 +20,6 @@
 namespace brine {
 namespace detail {
 
-// Namespaces of the shared-object table: one byte before the key.
-enum shared_space : char {
-  space_constant = '\x01',   // 'latin1' and other interned constants the pickler itself writes
-  space_singleton = '\x02',  // singleton_str texts
-  space_module = '\x03',     // module names of STACK_GLOBAL
-  space_user = '\x04',       // fetch_shared / remember_shared keys
-  space_global = '\x05',     // module '\n' qualname of GLOBAL / STACK_GLOBAL
-  space_interned = '\x06',   // interned_str texts (dict_of keys)
-};
-
 // The objects CPython shares, by (namespace, key) -> memo index: open addressing with linear
 // probing over a power-of-two table, keys stored once in one string. A lookup hashes the key with a
 // few multiplications (keys are short: names, words, codecs' ids) and compares it with memcmp.
@@ -148,11 +138,11 @@ class typed_writer {
 
   const encode_options& opt_;
   writer w_;
-  std::uint64_t memo_count = 0;
+  typed_hot hot;  // the memo's next index and the inline cache of shared_
   brine::error err;
   bool failed = false;
 
-  [[gnu::always_inline]] void memo_put() { emit_put(w_, opt_.protocol, memo_count++); }
+  [[gnu::always_inline]] void memo_put() { emit_put(w_, opt_.protocol, hot.memo++); }
 
   // The output's size is unknown up front; growing the buffer by doubling copies it and, for large
   // outputs, faults in fresh pages at every step. So the first container of more than one batch
@@ -173,9 +163,17 @@ class typed_writer {
     if (per_batch < (std::size_t{1} << 40) / batches) w_.reserve(hint_start_ + per_batch * batches / 4 * 5 + 64);
   }
 
-  /// The memo index of the shared object `key` in `space`, or null.
-  const std::uint64_t* find_shared(shared_space space, std::string_view key) const { return shared_.find(space, key); }
-  void set_shared(shared_space space, std::string_view key, std::uint64_t index) { shared_.set(space, key, index); }
+  /// The memo index of the shared object `key` in `space`, or null. Keys found or set are cached
+  /// for typed_encoder's inline lookups.
+  const std::uint64_t* find_shared(shared_space space, std::string_view key) {
+    const std::uint64_t* m = shared_.find(space, key);
+    if (m != nullptr) hot.put(space, key, *m);
+    return m;
+  }
+  void set_shared(shared_space space, std::string_view key, std::uint64_t index) {
+    shared_.set(space, key, index);
+    hot.put(space, key, index);
+  }
   /// A shared object written before: writes its memo fetch and returns true. Otherwise gives
   /// `key` the memo entry the caller is about to write and returns false.
   bool fetch_or_claim(shared_space space, std::string_view key) {
@@ -183,7 +181,7 @@ class typed_writer {
       emit_get(w_, opt_.protocol, *m);
       return true;
     }
-    set_shared(space, key, memo_count);
+    set_shared(space, key, hot.memo);
     return false;
   }
   void fail(std::string message) {
@@ -213,7 +211,7 @@ result<std::string> run_typed(const encode_options& options, void (*fn)(typed_en
     tw.w_.op_arg(op::PROTO, &p, 1);
     if (options.protocol >= 4) tw.w_.start_framing();
   }
-  typed_encoder e(tw, options.protocol);
+  typed_encoder e(tw, tw.w_, tw.hot, options.protocol, options.profile == cpython_profile::cpython_3_15);
   e.boundary();
   fn(e, arg);
   if (tw.failed) return tw.err;
@@ -233,22 +231,22 @@ brine::error conversion_error(value found, std::string_view expected) {
 
 }  // namespace detail
 
-namespace {
-constexpr int list_batches = 1, dict_batches = 2, set_batches = 3;
-}
 
-void typed_encoder::boundary() { w_.w_.opcode_boundary(); }
-void typed_encoder::none() { w_.w_.op(op::NONE); }
-void typed_encoder::boolean(bool v) { detail::emit_bool(w_.w_, protocol(), v); }
-void typed_encoder::integer(std::int64_t v) { detail::emit_int(w_.w_, protocol(), v); }
-void typed_encoder::integer(std::uint64_t v) {
-  if (v <= static_cast<std::uint64_t>(INT64_MAX)) return integer(static_cast<std::int64_t>(v));
+// The slow paths of the inline writes in brine/convert.hpp: the writer's own room check (which
+// opens a pending frame and grows the buffer), and the protocols the inline paths leave out.
+void typed_encoder::boundary_slow() { w_.w_.opcode_boundary(); }
+void typed_encoder::op_slow(std::uint8_t code) { w_.w_.op(code); }
+void typed_encoder::memo_put_slow() { detail::emit_put(w_.w_, protocol(), hot_.memo); }
+void typed_encoder::memo_get_slow(std::uint64_t index) { detail::emit_get(w_.w_, protocol(), index); }
+void typed_encoder::boolean_slow(bool v) { detail::emit_bool(w_.w_, protocol(), v); }
+void typed_encoder::integer_slow(std::int64_t v) { detail::emit_int(w_.w_, protocol(), v); }
+void typed_encoder::integer_above_int64(std::uint64_t v) {
   std::string le;
   for (int i = 0; i < 8; ++i) le.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
   le.push_back('\0');  // the sign byte a value with its top bit set needs
   (void)detail::emit_big_int(w_.w_, protocol(), le, [&] { return std::to_string(v); });  // 20 digits at most
 }
-void typed_encoder::floating(double v) { detail::emit_float(w_.w_, protocol(), v); }
+void typed_encoder::floating_slow(double v) { detail::emit_float(w_.w_, protocol(), v); }
 
 void typed_encoder::integer_bytes(std::span<const std::byte> le) {
   std::string b(reinterpret_cast<const char*>(le.data()), le.size());
@@ -274,13 +272,7 @@ void typed_encoder::integer_bytes(std::span<const std::byte> le) {
 }
 
 namespace {
-// '' and the 1-character latin-1 strs: one object each in CPython, so one memo entry per pickle.
-bool singleton_text(std::string_view s) {
-  if (s.empty()) return true;
-  const auto c0 = static_cast<unsigned char>(s[0]);
-  if (s.size() == 1) return c0 < 0x80;
-  return s.size() == 2 && (c0 == 0xc2 || c0 == 0xc3);  // U+0080..U+00FF
-}
+bool singleton_text(std::string_view s) { return detail::singleton_text(s.data(), s.size()); }
 
 // `n` items written through the writer's raw cursor: before each, CPython's opcode boundary (a
 // frame that reached its target is committed); then write(at, i) stores at most `max` bytes at
@@ -310,7 +302,7 @@ void raw_items(detail::writer& w, std::size_t n, std::size_t max, Write&& write)
 }
 }  // namespace
 
-void typed_encoder::str(std::string_view utf8) {
+void typed_encoder::str_slow(std::string_view utf8) {
   if (utf8.size() <= 2 && singleton_text(utf8)) return singleton_str(utf8);
   fresh_str(utf8);
 }
@@ -373,7 +365,7 @@ void write_strs(typed_encoder& e, detail::typed_writer& tw, std::span<const S> i
       s = std::string_view(items[i]);
     } while (s.size() <= 0xff && !(s.size() <= 2 && singleton_text(s)));
     tw.w_.raw_end(r);
-    tw.memo_count += i - from;
+    tw.hot.memo += i - from;
   }
 }
 }  // namespace
@@ -389,7 +381,7 @@ void typed_encoder::shared_str(const std::string& key, std::string_view text) {
   fresh_str(text);
 }
 
-void typed_encoder::interned_str(std::string_view utf8) {
+void typed_encoder::interned_str_slow(std::string_view utf8) {
   if (utf8.size() <= 2 && singleton_text(utf8)) return singleton_str(utf8);
   if (!w_.fetch_or_claim(detail::space_interned, utf8)) fresh_str(utf8);
 }
@@ -484,11 +476,11 @@ void typed_encoder::global(std::string_view module, std::string_view qualname) {
     const std::string line = "c" + m + "\n" + n + "\n";
     w_.w_.write(line.data(), line.size());
   }
-  w_.set_shared(detail::space_global, key, w_.memo_count);
+  w_.set_shared(detail::space_global, key, hot_.memo);
   w_.memo_put();
 }
 
-void typed_encoder::begin_list(std::size_t n) {
+void typed_encoder::begin_list_slow(std::size_t n) {
   w_.watch(n);
   if (protocol() >= 1) {
     w_.w_.op(op::EMPTY_LIST);
@@ -498,9 +490,7 @@ void typed_encoder::begin_list(std::size_t n) {
   }
   w_.memo_put();
 }
-void typed_encoder::end_list(std::size_t) {}
-
-void typed_encoder::begin_tuple(std::size_t n) {
+void typed_encoder::begin_tuple_slow(std::size_t n) {
   if (n == 0) {
     if (protocol() >= 1) {
       w_.w_.op(op::EMPTY_TUPLE);
@@ -512,14 +502,14 @@ void typed_encoder::begin_tuple(std::size_t n) {
   }
   if (n > 3 || protocol() < 2) w_.w_.op(op::MARK);
 }
-void typed_encoder::end_tuple(std::size_t n) {
+void typed_encoder::end_tuple_slow(std::size_t n) {
   if (n == 0) return;
   if (n > 3 || protocol() < 2) w_.w_.op(op::TUPLE);
   else w_.w_.op(static_cast<std::uint8_t>(op::TUPLE1 + n - 1));
   w_.memo_put();
 }
 
-void typed_encoder::begin_dict(std::size_t n) {
+void typed_encoder::begin_dict_slow(std::size_t n) {
   w_.watch(n);
   if (protocol() >= 1) {
     w_.w_.op(op::EMPTY_DICT);
@@ -529,7 +519,6 @@ void typed_encoder::begin_dict(std::size_t n) {
   }
   w_.memo_put();
 }
-void typed_encoder::end_dict(std::size_t) {}
 
 // Below protocol 4 a set is REDUCE(builtins.set, (list,)): the items go through list batching.
 void typed_encoder::begin_set(std::size_t n) {
@@ -551,69 +540,21 @@ void typed_encoder::end_set(std::size_t) {
   reduce_done();
 }
 
-void typed_encoder::reduce_done() {
-  w_.w_.op(op::REDUCE);
-  w_.memo_put();
-}
-void typed_encoder::build_done() { w_.w_.op(op::BUILD); }
-void typed_encoder::newobj_done() {
-  if (protocol() < 2) return w_.fail("NEWOBJ needs pickle protocol 2 or higher");
-  w_.w_.op(op::NEWOBJ);
-  w_.memo_put();
-}
 
 void typed_encoder::fail(std::string message) { w_.fail(std::move(message)); }
 
-bool typed_encoder::fetch_shared(std::string_view key) {
+bool typed_encoder::fetch_shared_slow(std::string_view key) {
   const std::uint64_t* m = w_.find_shared(detail::space_user, key);
   if (m == nullptr) return false;
-  detail::emit_get(w_.w_, protocol(), *m);
+  memo_get(*m);
   return true;
 }
-std::uint64_t typed_encoder::last_memo_index() const {
-  BRINE_ASSERT(w_.memo_count > 0);
-  return w_.memo_count - 1;
-}
-void typed_encoder::memo_get(std::uint64_t index) {
-  BRINE_ASSERT(index < w_.memo_count);
-  detail::emit_get(w_.w_, protocol(), index);
-}
 void typed_encoder::remember_shared(std::string_view key) {
-  BRINE_ASSERT(w_.memo_count > 0);
-  w_.set_shared(detail::space_user, key, w_.memo_count - 1);
+  BRINE_ASSERT(hot_.memo > 0);
+  w_.set_shared(detail::space_user, key, hot_.memo - 1);
 }
 
-// The batching of batch_list_exact / batch_dict_exact / save_set, and the 3.15 harmonized rules.
-std::size_t typed_encoder::batch_end(std::size_t n, std::size_t from, int container) const {
-  const bool harmonized = w_.opt_.profile == cpython_profile::cpython_3_15;
-  if (container == set_batches && protocol() < 4) container = list_batches;
-  if (n == 0) return batch_none;
-  const bool singles = protocol() == 0 || (n == 1 && container != set_batches);
-  if (singles) return from < n ? from + 1 : batch_none;
-  if (from < n) return std::min(n, from + batch_limit);
-  // CPython 3.8-3.14 repeat dict and set batches while the last one was full.
-  if (!harmonized && container != list_batches && from % batch_limit == 0) return from;
-  return batch_none;
-}
-
-void typed_encoder::batch_open(std::size_t n, std::size_t from, int container) {
-  if (container == set_batches && protocol() < 4) container = list_batches;
-  const bool harmonized = w_.opt_.profile == cpython_profile::cpython_3_15;
-  const std::size_t end = batch_end(n, from, container);
-  const bool single = protocol() == 0 || (n == 1 && container != set_batches) ||
-                      (harmonized && container != set_batches && end - from == 1);
-  if (!single) w_.w_.op(op::MARK);
-}
-
-void typed_encoder::batch_close(std::size_t n, std::size_t from, std::size_t end, int container) {
-  w_.batch_written(n, from, end);
-  if (container == set_batches && protocol() < 4) container = list_batches;
-  const bool harmonized = w_.opt_.profile == cpython_profile::cpython_3_15;
-  const bool single = protocol() == 0 || (n == 1 && container != set_batches) ||
-                      (harmonized && container != set_batches && end - from == 1);
-  if (container == list_batches) w_.w_.op(single ? op::APPEND : op::APPENDS);
-  else if (container == dict_batches) w_.w_.op(single ? op::SETITEM : op::SETITEMS);
-  else w_.w_.op(op::ADDITEMS);
-}
+// A container of more than one batch has been sized from its first (typed_writer::watch).
+void typed_encoder::batch_written(std::size_t n, std::size_t from, std::size_t end) { w_.batch_written(n, from, end); }
 
 }  // namespace brine

@@ -1,7 +1,8 @@
 // lib/writer.hpp — the pickler's output buffer with CPython's framing (_Pickler_Write,
 // _Pickler_CommitFrame, _Pickler_OpcodeBoundary, _Pickler_write_bytes), shared by the document
 // encoder (pickler.cpp) and the typed encoder (typed_encoder.cpp), and the opcode primitives both
-// write with.
+// write with. The cursor itself and the stores of the hottest opcodes are in
+// brine/detail/output.hpp, which the typed encoder's inline paths in brine/convert.hpp use too.
 //
 // Speed: the encoders call these once or twice per Python object, so the common paths are inline
 // and write through a raw cursor: one capacity check per opcode, then plain stores. They write
@@ -23,77 +24,74 @@
 #include <string>
 #include <string_view>
 
+#include "brine/detail/output.hpp"
 #include "brine/detail/pod_vector.hpp"
 #include "brine/encode.hpp"
 #include "brine/opcodes.hpp"
 
 namespace brine::detail {
 
-constexpr std::size_t frame_size_target = 65536;  // FRAME_SIZE_TARGET
-constexpr std::size_t frame_size_min = 4;          // FRAME_SIZE_MIN (bpo-32503)
-constexpr std::size_t batch_size = 1000;           // BATCHSIZE
-constexpr std::size_t no_frame = static_cast<std::size_t>(-1);
-constexpr std::size_t frame_header_size = 9;       // FRAME + 8-byte length
+constexpr std::size_t frame_size_min = 4;  // FRAME_SIZE_MIN (bpo-32503)
 
-class writer {
+class writer : public output_cursor {
  public:
   explicit writer(const byte_sink* sink) : sink_(sink) {}
 
   void start_framing() {
     framing_ = true;
-    open_frame_ = frame_start_ == no_frame;
+    frame_pending = frame_start_ == no_frame;
   }
 
   /// Room for `n` more bytes: returns the cursor, valid until the next call on this writer.
   /// Opens a frame first when framing and none is open (CPython opens one on the first write
   /// after a commit). Write at most `n` bytes there, then advance().
   [[gnu::always_inline]] char* room(std::size_t n) {
-    if (open_frame_) [[unlikely]]
+    if (frame_pending) [[unlikely]]
       open_frame();
-    if (n > static_cast<std::size_t>(end_ - cur_)) [[unlikely]]
+    if (n > static_cast<std::size_t>(end - cur)) [[unlikely]]
       grow(n);
-    return cur_;
+    return cur;
   }
-  [[gnu::always_inline]] void advance(std::size_t n) { cur_ += n; }
+  [[gnu::always_inline]] void advance(std::size_t n) { cur += n; }
 
   void write(const void* p, std::size_t n) {
     char* at = room(n);
     if (n != 0) std::memcpy(at, p, n);
-    cur_ += n;
+    cur += n;
   }
   [[gnu::always_inline]] void op(std::uint8_t code) {
     char* at = room(1);
     *at = static_cast<char>(code);
-    cur_ += 1;
+    cur += 1;
   }
   void op_arg(std::uint8_t code, const void* arg, std::size_t n) {
     char* at = room(n + 1);
     at[0] = static_cast<char>(code);
     std::memcpy(at + 1, arg, n);
-    cur_ += n + 1;
+    cur += n + 1;
   }
 
   bool commit_frame() {
     if (frame_start_ == no_frame) return true;
-    char* const start = base_ + frame_start_;
-    const std::size_t len = static_cast<std::size_t>(cur_ - start) - frame_header_size;
+    char* const start = base + frame_start_;
+    const std::size_t len = static_cast<std::size_t>(cur - start) - frame_header_size;
     if (len >= frame_size_min) {
       start[0] = static_cast<char>(op::FRAME);
       const std::uint64_t le = len;
       std::memcpy(start + 1, &le, 8);
     } else {
       std::memmove(start, start + frame_header_size, len);
-      cur_ -= frame_header_size;
+      cur -= frame_header_size;
     }
     frame_start_ = no_frame;
-    open_frame_ = framing_;
+    frame_limit = no_frame;
+    frame_pending = framing_;
     return flush_if_large();
   }
 
   /// At the start of every save(): a frame that reached the target size is committed.
   [[gnu::always_inline]] bool opcode_boundary() {
-    if (frame_start_ != no_frame && static_cast<std::size_t>(cur_ - base_) - frame_start_ - frame_header_size >= frame_size_target)
-        [[unlikely]]
+    if (frame_full()) [[unlikely]]
       return commit_frame();
     return true;
   }
@@ -104,17 +102,17 @@ class writer {
       char* at = room(header_size + size);
       std::memcpy(at, header, header_size);
       if (size != 0) std::memcpy(at + header_size, data, size);
-      cur_ += header_size + size;
+      cur += header_size + size;
       return true;
     }
     const bool framing = framing_;
     if (!commit_frame()) return false;
     framing_ = false;
-    open_frame_ = false;
+    frame_pending = false;
     write(header, header_size);
     if (!flush() || !emit(data, size)) return false;
     framing_ = framing;
-    open_frame_ = framing;
+    frame_pending = framing;
     return true;
   }
 
@@ -130,11 +128,10 @@ class writer {
     std::size_t frame_limit;
   };
   raw_state raw_begin() {
-    if (open_frame_) open_frame();
-    return {base_, used(), static_cast<std::size_t>(end_ - base_),
-            frame_start_ == no_frame ? static_cast<std::size_t>(-1) : frame_start_ + frame_header_size + frame_size_target};
+    if (frame_pending) open_frame();
+    return {base, used(), static_cast<std::size_t>(end - base), frame_limit};
   }
-  void raw_end(const raw_state& r) { cur_ = base_ + r.pos; }
+  void raw_end(const raw_state& r) { cur = base + r.pos; }
   /// Room for `n` more bytes at r.pos (r by value, so the caller's copy can stay in registers).
   raw_state raw_grow(raw_state r, std::size_t n) {
     raw_end(r);
@@ -147,7 +144,7 @@ class writer {
   void reserve(std::size_t n) {
     if (sink_ != nullptr) return;
     if (n <= staging_bytes) {
-      if (n > static_cast<std::size_t>(end_ - base_)) hint_ = n;
+      if (n > static_cast<std::size_t>(end - base)) hint_ = n;
     } else if (n > out_.capacity()) {
       reserve_out(n);
     }
@@ -160,11 +157,11 @@ class writer {
   std::string& buffer() {
     if (out_.empty()) {
       buf_.resize(used());
-      base_ = cur_ = end_ = nullptr;
+      base = cur = end = nullptr;
       return buf_;
     }
-    emit(base_, used());
-    cur_ = base_;
+    emit(base, used());
+    cur = base;
     return out_;
   }
   /// Bytes written so far.
@@ -173,19 +170,20 @@ class writer {
  private:
   // The largest reserve() that sizes the staging buffer rather than the output string.
   static constexpr std::size_t staging_bytes = 4 * frame_size_target;
-  std::size_t used() const { return static_cast<std::size_t>(cur_ - base_); }
+  std::size_t used() const { return static_cast<std::size_t>(cur - base); }
 
   void open_frame() {
-    open_frame_ = false;
-    if (frame_header_size > static_cast<std::size_t>(end_ - cur_)) grow(frame_header_size);
+    frame_pending = false;
+    if (frame_header_size > static_cast<std::size_t>(end - cur)) grow(frame_header_size);
     frame_start_ = used();
-    cur_ += frame_header_size;  // filled in (or removed) by commit_frame
+    frame_limit = frame_start_ + frame_header_size + frame_size_target;
+    cur += frame_header_size;  // filled in (or removed) by commit_frame
   }
   void grow(std::size_t n) {
     // Between frames, a full staging buffer of 64 KiB or more moves on instead of growing.
     if (frame_start_ == no_frame && used() >= frame_size_target) {
       flush();  // a sink's refusal is remembered for finish()
-      if (n <= static_cast<std::size_t>(end_ - cur_)) return;
+      if (n <= static_cast<std::size_t>(end - cur)) return;
     }
     resize(std::max({used() + n, 2 * buf_.size(), std::size_t{256}, hint_}));
     hint_ = 0;
@@ -193,9 +191,9 @@ class writer {
   void resize(std::size_t size) {
     const std::size_t u = used();
     buf_.resize(size);
-    base_ = buf_.data();
-    cur_ = base_ + u;
-    end_ = base_ + buf_.size();
+    base = buf_.data();
+    cur = base + u;
+    end = base + buf_.size();
   }
   // Capacity for `n` bytes of output in the output string.
   void reserve_out(std::size_t n) {
@@ -225,9 +223,9 @@ class writer {
     return true;
   }
   bool flush() {
-    if (cur_ == base_ || frame_start_ != no_frame) return true;
-    const bool ok = emit(base_, used());
-    cur_ = base_;
+    if (cur == base || frame_start_ != no_frame) return true;
+    const bool ok = emit(base, used());
+    cur = base;
     return ok;
   }
   bool flush_if_large() { return used() >= frame_size_target ? flush() : true; }
@@ -235,50 +233,12 @@ class writer {
   const byte_sink* sink_;
   std::string buf_;  // staging
   std::string out_;  // the output without a sink, once the staging buffer was flushed
-  char* base_ = nullptr;
-  char* cur_ = nullptr;
-  char* end_ = nullptr;
   bool framing_ = false;
-  bool open_frame_ = false;  // framing_ and no frame open: the next write opens one
   bool refused_ = false;     // the sink returned false once: the encode fails
   std::size_t frame_start_ = no_frame;
   std::size_t total_ = 0;
   std::size_t hint_ = 0;  // reserve(): the size of the staging buffer's next growth
 };
-
-/// memcpy for the short payloads of most strs: fixed-size loads and stores that stay inside
-/// [src, src + n) and [dst, dst + n) (overlapping when n is not a power of two), without a call.
-[[gnu::always_inline]] inline void copy_small(char* dst, const void* src_, std::size_t n) {
-  const char* src = static_cast<const char*>(src_);
-  if (n >= 16) {
-    if (n > 32) {
-      std::memcpy(dst, src, n);
-      return;
-    }
-    char a[16], b[16];
-    std::memcpy(a, src, 16);
-    std::memcpy(b, src + n - 16, 16);
-    std::memcpy(dst, a, 16);
-    std::memcpy(dst + n - 16, b, 16);
-  } else if (n >= 8) {
-    std::uint64_t a, b;
-    std::memcpy(&a, src, 8);
-    std::memcpy(&b, src + n - 8, 8);
-    std::memcpy(dst, &a, 8);
-    std::memcpy(dst + n - 8, &b, 8);
-  } else if (n >= 4) {
-    std::uint32_t a, b;
-    std::memcpy(&a, src, 4);
-    std::memcpy(&b, src + n - 4, 4);
-    std::memcpy(dst, &a, 4);
-    std::memcpy(dst + n - 4, &b, 4);
-  } else if (n != 0) {
-    const char a = src[0], b = src[n >> 1], c = src[n - 1];
-    dst[0] = a;
-    dst[n >> 1] = b;
-    dst[n - 1] = c;
-  }
-}
 
 // ---- Opcode primitives: what CPython's save_* functions write for one scalar or string. They
 // take the writer and the protocol; memo bookkeeping stays with the caller. The binary forms are
@@ -299,17 +259,7 @@ emit_status emit_counted(writer& w, std::uint8_t op1, std::uint8_t op4, std::uin
   if (proto >= 4) {
     w.op(op::MEMOIZE);
   } else if (proto >= 1) {
-    char* at = w.room(5);
-    if (index < 256) {
-      at[0] = static_cast<char>(op::BINPUT);
-      at[1] = static_cast<char>(index);
-      w.advance(2);
-    } else {
-      at[0] = static_cast<char>(op::LONG_BINPUT);
-      const auto v = static_cast<std::uint32_t>(index);
-      std::memcpy(at + 1, &v, 4);
-      w.advance(5);
-    }
+    w.advance(put_binput(w.room(5), index));
   } else {
     emit_put_text(w, index);
   }
@@ -318,17 +268,7 @@ emit_status emit_counted(writer& w, std::uint8_t op1, std::uint8_t op4, std::uin
 /// The memo fetch: BINGET / LONG_BINGET (1+), GET text (0).
 [[gnu::always_inline]] inline void emit_get(writer& w, int proto, std::uint64_t index) {
   if (proto >= 1) [[likely]] {
-    char* at = w.room(5);
-    if (index < 256) {
-      at[0] = static_cast<char>(op::BINGET);
-      at[1] = static_cast<char>(index);
-      w.advance(2);
-    } else {
-      at[0] = static_cast<char>(op::LONG_BINGET);
-      const auto v = static_cast<std::uint32_t>(index);
-      std::memcpy(at + 1, &v, 4);
-      w.advance(5);
-    }
+    w.advance(put_get(w.room(5), index));
   } else {
     emit_get_text(w, index);
   }
@@ -337,46 +277,6 @@ emit_status emit_counted(writer& w, std::uint8_t op1, std::uint8_t op4, std::uin
 inline void emit_bool(writer& w, int proto, bool v) {
   if (proto >= 2) w.op(v ? op::NEWTRUE : op::NEWFALSE);
   else w.write(v ? "I01\n" : "I00\n", 4);
-}
-
-/// save_long's binary forms for an int64 at `at` (10 bytes of room): BININT1 / BININT2 / BININT
-/// (protocol 1+), or LONG1 outside 32 bits (protocol 2+; the caller checks). Returns the bytes
-/// written.
-[[gnu::always_inline]] inline std::size_t put_int(char* at, std::int64_t v) {
-  const auto u = static_cast<std::uint64_t>(v);
-  if (u <= 0xff) {
-    at[0] = static_cast<char>(op::BININT1);
-    at[1] = static_cast<char>(u);
-    return 2;
-  }
-  if (u <= 0xffff) {
-    at[0] = static_cast<char>(op::BININT2);
-    const auto h = static_cast<std::uint16_t>(u);
-    std::memcpy(at + 1, &h, 2);
-    return 3;
-  }
-  if (v >= INT32_MIN && v <= INT32_MAX) {
-    at[0] = static_cast<char>(op::BININT);
-    const auto i = static_cast<std::int32_t>(v);
-    std::memcpy(at + 1, &i, 4);
-    return 5;
-  }
-  // LONG1 with the minimal two's complement (what save_long's byte count and sign trim give):
-  // the value's significant bits plus a sign bit, in whole bytes.
-  const std::uint64_t magnitude = v < 0 ? ~u : u;
-  const auto bytes = static_cast<std::size_t>((64 - std::countl_zero(magnitude) + 1 + 7) / 8);
-  at[0] = static_cast<char>(op::LONG1);
-  at[1] = static_cast<char>(bytes);
-  std::memcpy(at + 2, &u, 8);  // little-endian hosts (static_assert in lib): the low bytes first
-  return 2 + bytes;
-}
-
-/// save_float at protocol 1+ at `at` (9 bytes of room): BINFLOAT, big-endian.
-[[gnu::always_inline]] inline std::size_t put_float(char* at, double v) {
-  at[0] = static_cast<char>(op::BINFLOAT);
-  const std::uint64_t be = __builtin_bswap64(std::bit_cast<std::uint64_t>(v));
-  std::memcpy(at + 1, &be, 8);
-  return 9;
 }
 
 /// save_long for an int64: BININT1/BININT2/BININT, or INT text; LONG1 (2+) / LONG text (0-1)

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <limits>
+#include <map>
 #include <string>
 
 #include "brine/decode.hpp"
@@ -141,6 +142,78 @@ TEST_CASE("interned strs are written once per pickle, found by their text") {
   REQUIRE(got.has_value());
   // CPython's ['shared', 'shared', 'change', 'shared'] with one 'shared' object.
   CHECK(*got == "\x80\x05\x95\x1b\x00\x00\x00\x00\x00\x00\x00]\x94(\x8c\x06shared\x94h\x01\x8c\x06" "change\x94h\x01" "e."s);
+}
+
+// Shared objects under many keys, in a fixed pseudo-random order: more keys than the inline cache
+// has slots (so entries are evicted and found again in the full table), keys longer than it
+// caches, the same texts as user keys and as interned strs (two namespaces: distinct objects),
+// and keys given a new object part way (later fetches must find the new one).
+struct shared_script {
+  struct step {
+    int kind;  // 0: fetch_shared or write and remember; 1: interned_str; 2: write and remember again
+    std::string key;
+  };
+  std::vector<step> steps;
+};
+
+template <>
+struct brine::codec<shared_script> {
+  static void encode(brine::typed_encoder& e, const shared_script& s) {
+    e.list(s.steps.size(), [&](std::size_t i) {
+      const auto& st = s.steps[i];
+      if (st.kind == 1) return e.interned_str(st.key);
+      if (st.kind == 0 && e.fetch_shared(st.key)) return;
+      e.str("obj:" + st.key + ":" + std::to_string(i));
+      e.remember_shared(st.key);
+    });
+  }
+};
+
+TEST_CASE("shared objects: the inline cache finds what the full table holds") {
+  shared_script script;
+  std::vector<std::string> keys;
+  for (int i = 0; i < 300; ++i) {
+    std::string k = "k" + std::to_string(i * 7919 % 1000);
+    k.resize(static_cast<std::size_t>(i % 41), static_cast<char>('a' + i % 26));  // lengths 0..40
+    keys.push_back(k + std::to_string(i));
+  }
+  std::uint64_t x = 88172645463325252ull;  // xorshift64: a fixed sequence
+  for (int i = 0; i < 6000; ++i) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    const int kind = x % 20 == 0 ? 2 : x % 3 == 0 ? 1 : 0;
+    script.steps.push_back({kind, keys[(x >> 8) % keys.size()]});
+  }
+  const auto p = brine::pickle(script);
+  REQUIRE(p.has_value());
+  const auto d = brine::decode(std::string_view(*p));
+  REQUIRE(d.has_value());
+  const brine::value list = d->root();
+  REQUIRE(list.size() == script.steps.size());
+
+  // The model: the position of the object each key names, per namespace.
+  std::map<std::string, std::size_t> user, interned;
+  for (std::size_t i = 0; i < script.steps.size(); ++i) {
+    const auto& st = script.steps[i];
+    std::map<std::string, std::size_t>& names = st.kind == 1 ? interned : user;
+    const auto found = names.find(st.key);
+    const bool fresh = found == names.end() || st.kind == 2;
+    if (fresh) names[st.key] = i;
+    const std::size_t at = names[st.key];
+    INFO("step " << i << " key '" << st.key << "'");
+    CHECK(list[i].id() == list[at].id());
+    if (fresh && at == i) {
+      CHECK(list[i].as_str() == (st.kind == 1 ? st.key : "obj:" + st.key + ":" + std::to_string(i)));
+      if (i > 0) CHECK(list[i].id() != list[i - 1].id());
+    }
+  }
+  // Both namespaces were used for the same texts, and each stayed its own.
+  std::size_t both = 0;
+  for (const auto& [k, at] : interned)
+    if (user.count(k) != 0) {
+      ++both;
+      CHECK(list[at].id() != list[user[k]].id());
+    }
+  CHECK(both > 100);
 }
 
 // The same elements through value() one at a time: the reference for list_of's batch path.

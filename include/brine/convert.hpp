@@ -37,6 +37,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <deque>
 #include <limits>
 #include <list>
@@ -55,6 +56,7 @@
 #include <variant>
 #include <vector>
 
+#include "brine/detail/output.hpp"
 #include "brine/document.hpp"
 #include "brine/encode.hpp"
 #include "brine/error.hpp"
@@ -82,28 +84,141 @@ struct out_of_band {
 
 namespace detail {
 class typed_writer;
-}
+
+// Namespaces of the typed encoder's shared objects: one byte before the key.
+enum shared_space : char {
+  space_constant = '\x01',   // 'latin1' and other interned constants the pickler itself writes
+  space_singleton = '\x02',  // singleton_str texts
+  space_module = '\x03',     // module names of STACK_GLOBAL
+  space_user = '\x04',       // fetch_shared / remember_shared keys
+  space_global = '\x05',     // module '\n' qualname of GLOBAL / STACK_GLOBAL
+  space_interned = '\x06',   // interned_str texts (dict_of keys)
+};
+
+/// The state typed_encoder's inline paths share with lib/typed_encoder.cpp besides the output
+/// cursor: the memo's next index, and a small cache of the shared objects with keys of at most
+/// 16 bytes (dict_of's keys, codecs' vocabulary words), so that fetching one of those is a
+/// lookup without a call. The cache holds copies of entries of the full table there (which fills
+/// it): an entry found here is the table's.
+struct typed_hot {
+  static constexpr std::size_t max_cached = 16;
+  static constexpr unsigned set_bits = 6;  // 64 sets of 2 slots
+  struct slot {
+    std::uint64_t w0 = 0, w1 = 0;  // the key's bytes (key_words)
+    std::uint64_t memo = 0;
+    std::uint32_t n = UINT32_MAX;  // key length (UINT32_MAX: empty)
+    char space = 0;
+    bool holds(char sp, std::uint64_t a, std::uint64_t b, std::size_t len) const {
+      return n == len && w0 == a && w1 == b && space == sp;
+    }
+  };
+  std::uint64_t memo = 0;  // the memo index the next stored object gets
+  std::array<slot, std::size_t{2} << set_bits> cache{};
+
+  /// A key of at most 16 bytes as two words, by loads that stay inside it (overlapping when its
+  /// length is not a power of two): with the length, equal words for equal bytes and only then.
+  [[gnu::always_inline]] static void key_words(const char* p, std::size_t n, std::uint64_t& w0, std::uint64_t& w1) {
+    w0 = w1 = 0;
+    if (n >= 8) {
+      std::memcpy(&w0, p, 8);
+      std::memcpy(&w1, p + n - 8, 8);
+    } else if (n >= 4) {
+      std::uint32_t a, b;
+      std::memcpy(&a, p, 4);
+      std::memcpy(&b, p + n - 4, 4);
+      w0 = a | (std::uint64_t{b} << 32);
+    } else if (n != 0) {
+      const auto byte = [p](std::size_t i) { return std::uint64_t{static_cast<unsigned char>(p[i])}; };
+      w0 = byte(0) | (byte(n >> 1) << 8) | (byte(n - 1) << 16);
+    }
+  }
+  // The first slot of the key's set.
+  [[gnu::always_inline]] static std::size_t index(char space, std::uint64_t w0, std::uint64_t w1, std::size_t n) {
+    const std::uint64_t h = (w0 ^ (w1 * 0xC2B2AE3D27D4EB4Full) ^ ((n << 8) | static_cast<unsigned char>(space))) * 0x9E3779B97F4A7C15ull;
+    return static_cast<std::size_t>(h >> (64 - set_bits)) * 2;
+  }
+  /// The memo index cached for (space, key), or null. Precondition: key.size() <= max_cached.
+  [[gnu::always_inline]] const std::uint64_t* find(char space, std::string_view key) const {
+    std::uint64_t w0, w1;
+    key_words(key.data(), key.size(), w0, w1);
+    const slot* s = &cache[index(space, w0, w1, key.size())];
+    if (s[0].holds(space, w0, w1, key.size())) return &s[0].memo;
+    if (s[1].holds(space, w0, w1, key.size())) return &s[1].memo;
+    return nullptr;
+  }
+  /// Caches the table's entry for (space, key) (any key; longer ones are not cached): in its
+  /// slot, else an empty one of its set, else in the first, the older entry moving to the second.
+  void put(char space, std::string_view key, std::uint64_t value) {
+    if (key.size() > max_cached) return;
+    std::uint64_t w0, w1;
+    key_words(key.data(), key.size(), w0, w1);
+    slot* s = &cache[index(space, w0, w1, key.size())];
+    const slot entry{w0, w1, value, static_cast<std::uint32_t>(key.size()), space};
+    if (s[1].holds(space, w0, w1, key.size()) || (s[1].n == UINT32_MAX && !s[0].holds(space, w0, w1, key.size()))) {
+      s[1] = entry;
+      return;
+    }
+    if (!s[0].holds(space, w0, w1, key.size()) && s[0].n != UINT32_MAX) s[1] = s[0];
+    s[0] = entry;
+  }
+};
+}  // namespace detail
 
 /// Writes CPython's opcodes for one Python object at a time. Obtained from brine::pickle; used by
 /// codec specializations. Not copyable; valid during the encode call only.
 class typed_encoder {
  public:
-  typed_encoder(detail::typed_writer& w, int protocol) : w_(w), proto_(protocol) {}
+  /// Made by brine::pickle for one encode: `out` and `hot` are `w`'s cursor and inline state.
+  typed_encoder(detail::typed_writer& w, detail::output_cursor& out, detail::typed_hot& hot, int protocol, bool harmonized)
+      : w_(w), out_(out), hot_(hot), proto_(protocol), harmonized_(harmonized) {}
   typed_encoder(const typed_encoder&) = delete;
   typed_encoder& operator=(const typed_encoder&) = delete;
 
   int protocol() const noexcept { return proto_; }
 
-  // Scalars.
-  void none();
-  void boolean(bool v);
-  void integer(std::int64_t v);
-  void integer(std::uint64_t v);
-  void floating(double v);
+  // Scalars. (The common cases are inline: a room check and a few stores.)
+  [[gnu::always_inline]] void none() { op1(op::NONE); }
+  [[gnu::always_inline]] void boolean(bool v) {
+    if (proto_ >= 2) return op1(v ? op::NEWTRUE : op::NEWFALSE);
+    boolean_slow(v);
+  }
+  [[gnu::always_inline]] void integer(std::int64_t v) {
+    if (proto_ >= 2)
+      if (char* at = out_.fast_room(10)) {
+        out_.cur += detail::put_int(at, v);
+        return;
+      }
+    integer_slow(v);
+  }
+  [[gnu::always_inline]] void integer(std::uint64_t v) {
+    if (v <= static_cast<std::uint64_t>(INT64_MAX)) return integer(static_cast<std::int64_t>(v));
+    integer_above_int64(v);
+  }
+  [[gnu::always_inline]] void floating(double v) {
+    if (proto_ >= 1)
+      if (char* at = out_.fast_room(9)) {
+        out_.cur += detail::put_float(at, v);
+        return;
+      }
+    floating_slow(v);
+  }
   /// An int of any size given as little-endian two's-complement bytes (value::int_bytes()'s form;
   /// any length, an empty span is 0): what save_long writes for it.
   void integer_bytes(std::span<const std::byte> le_twos_complement);
-  void str(std::string_view utf8);
+  [[gnu::always_inline]] void str(std::string_view utf8) {
+    const std::size_t n = utf8.size();
+    if (proto_ >= 4 && n <= 0xff && !(n <= 2 && detail::singleton_text(utf8.data(), n)))
+      if (char* at = out_.fast_room(n + 3)) {  // SHORT_BINUNICODE, MEMOIZE
+        at[0] = static_cast<char>(op::SHORT_BINUNICODE);
+        at[1] = static_cast<char>(n);
+        detail::copy_small(at + 2, utf8.data(), n);
+        at[2 + n] = static_cast<char>(op::MEMOIZE);
+        out_.cur += n + 3;
+        ++hot_.memo;
+        return;
+      }
+    str_slow(utf8);
+  }
   /// A str CPython keeps as one object (its 1-character latin-1 strs, interned names): written
   /// once per pickle, fetched from the memo after — shared with the latin-1 text that protocols
   /// below 3 write for 1-byte bytes.
@@ -112,7 +227,11 @@ class typed_encoder {
   /// constant keys of a dict display (`{"name": ...}` in Python source, which every dict that
   /// line makes shares), attribute names, other interned strs. Written once per pickle, fetched
   /// from the memo after (found by its text).
-  void interned_str(std::string_view utf8);
+  [[gnu::always_inline]] void interned_str(std::string_view utf8) {
+    if (utf8.size() <= detail::typed_hot::max_cached)
+      if (const std::uint64_t* m = hot_.find(detail::space_interned, utf8)) return memo_get(*m);
+    interned_str_slow(utf8);
+  }
   void bytes(std::span<const std::byte> data);
   void bytearray(std::span<const std::byte> data);
   /// A PickleBuffer over `data` (protocol 5): the options' buffer callback decides in-band or
@@ -121,14 +240,14 @@ class typed_encoder {
 
   // Containers: `n` items, then `item(i)` is called for i = 0..n-1 (for dicts `pair(i)` must write a
   // key then a value).
-  template <class F> void list(std::size_t n, F&& item) { begin_list(n); batch(n, item, 1); end_list(n); }
+  template <class F> void list(std::size_t n, F&& item) { begin_list(n); batch(n, item, list_batches); end_list(n); }
   template <class F> void tuple(std::size_t n, F&& item) {
     begin_tuple(n);
     for (std::size_t i = 0; i < n; ++i) { boundary(); item(i); }
     end_tuple(n);
   }
-  template <class F> void dict(std::size_t n, F&& pair) { begin_dict(n); batch(n, pair, 2); end_dict(n); }
-  template <class F> void set(std::size_t n, F&& item) { begin_set(n); batch(n, item, 3); end_set(n); }
+  template <class F> void dict(std::size_t n, F&& pair) { begin_dict(n); batch(n, pair, dict_batches); end_dict(n); }
+  template <class F> void set(std::size_t n, F&& item) { begin_set(n); batch(n, item, set_batches); end_set(n); }
 
   /// A list of the elements of a contiguous range, the same bytes as list(n, ...) with value() per
   /// element, written a batch at a time without a call per element. Elements: integers of every
@@ -169,43 +288,141 @@ class typed_encoder {
   template <class T> void value(const T& v);
 
   // Building blocks for the templates above.
-  void boundary();
-  void begin_list(std::size_t n);
-  void end_list(std::size_t n);
-  void begin_tuple(std::size_t n);
-  void end_tuple(std::size_t n);
-  void begin_dict(std::size_t n);
-  void end_dict(std::size_t n);
+  [[gnu::always_inline]] void boundary() {
+    if (out_.frame_full()) [[unlikely]]
+      boundary_slow();
+  }
+  [[gnu::always_inline]] void begin_list(std::size_t n) {
+    if (proto_ >= 1 && n <= detail::batch_size) {
+      op1(op::EMPTY_LIST);
+      return memo_put();
+    }
+    begin_list_slow(n);
+  }
+  void end_list(std::size_t) {}
+  [[gnu::always_inline]] void begin_tuple(std::size_t n) {
+    if (proto_ < 2) return begin_tuple_slow(n);
+    if (n == 0) op1(op::EMPTY_TUPLE);
+    else if (n > 3) op1(op::MARK);
+  }
+  [[gnu::always_inline]] void end_tuple(std::size_t n) {
+    if (proto_ < 2) return end_tuple_slow(n);
+    if (n == 0) return;
+    op1(n > 3 ? op::TUPLE : static_cast<std::uint8_t>(op::TUPLE1 + n - 1));
+    memo_put();
+  }
+  [[gnu::always_inline]] void begin_dict(std::size_t n) {
+    if (proto_ >= 1 && n <= detail::batch_size) {
+      op1(op::EMPTY_DICT);
+      return memo_put();
+    }
+    begin_dict_slow(n);
+  }
+  void end_dict(std::size_t) {}
   void begin_set(std::size_t n);
   void end_set(std::size_t n);
-  void batch_open(std::size_t total, std::size_t from, int container);
-  void batch_close(std::size_t total, std::size_t from, std::size_t end, int container);
-  void reduce_done();
-  void build_done();
+  /// CPython's batches (batch_list_exact, batch_dict_exact, save_set; container is list_batches,
+  /// dict_batches or set_batches): before the items [from, batch_end(n, from, container)) of a
+  /// container of n, and after them.
+  [[gnu::always_inline]] void batch_open(std::size_t n, std::size_t from, int container) {
+    if (!single_batch(n, from, batch_end(n, from, container), container)) op1(op::MARK);
+  }
+  [[gnu::always_inline]] void batch_close(std::size_t n, std::size_t from, std::size_t end, int container) {
+    if (n > detail::batch_size) batch_written(n, from, end);
+    const bool single = single_batch(n, from, end, container);
+    if (container == set_batches && proto_ >= 4) op1(op::ADDITEMS);
+    else if (container == dict_batches) op1(single ? op::SETITEM : op::SETITEMS);
+    else op1(single ? op::APPEND : op::APPENDS);
+  }
+  [[gnu::always_inline]] void reduce_done() {
+    op1(op::REDUCE);
+    memo_put();
+  }
+  void build_done() { op1(op::BUILD); }
   /// NEWOBJ after a class and an argument tuple: cls.__new__(cls, *args), what save_reduce writes
   /// for copyreg.__newobj__. Protocol 2 and up (an error below: write copyreg._reconstructor).
-  void newobj_done();
+  void newobj_done() {
+    if (proto_ < 2) return fail("NEWOBJ needs pickle protocol 2 or higher");
+    op1(op::NEWOBJ);
+    memo_put();
+  }
 
   /// Objects CPython holds once per pickle whatever the C++ side holds (interned and 1-character
   /// strs, cached instances such as numpy's builtin dtypes). `fetch_shared(key)` writes a memo GET
   /// and returns true when an object was remembered under `key`; `remember_shared(key)` gives that
   /// name to the object whose memo entry was stored last.
-  bool fetch_shared(std::string_view key);
+  [[gnu::always_inline]] bool fetch_shared(std::string_view key) {
+    if (key.size() <= detail::typed_hot::max_cached) {
+      if (const std::uint64_t* m = hot_.find(detail::space_user, key)) {
+        memo_get(*m);
+        return true;
+      }
+    }
+    return fetch_shared_slow(key);
+  }
   void remember_shared(std::string_view key);
   /// The same by memo index, without hashing a key: last_memo_index() is CPython's memo number of
   /// the object stored last (precondition: one was), memo_get(index) writes a fetch of it (BINGET /
   /// LONG_BINGET / GET), the same Python object again. For codecs that know their shared objects
   /// by position (a pool, a table of interned values).
-  std::uint64_t last_memo_index() const;
-  void memo_get(std::uint64_t index);
+  std::uint64_t last_memo_index() const {
+    BRINE_ASSERT(hot_.memo > 0);
+    return hot_.memo - 1;
+  }
+  [[gnu::always_inline]] void memo_get(std::uint64_t index) {
+    BRINE_ASSERT(index < hot_.memo);
+    if (proto_ >= 1)
+      if (char* at = out_.fast_room(5)) {
+        out_.cur += detail::put_get(at, index);
+        return;
+      }
+    memo_get_slow(index);
+  }
 
   /// Fail the encode (codecs of values CPython could not pickle): brine::pickle returns
   /// errc::bad_argument with `message`; the first failure wins.
   void fail(std::string message);
 
+  static constexpr int list_batches = 1, dict_batches = 2, set_batches = 3;
+
  private:
+  friend class detail::typed_writer;
+  // One opcode byte.
+  [[gnu::always_inline]] void op1(std::uint8_t code) {
+    if (char* at = out_.fast_room(1)) {
+      *at = static_cast<char>(code);
+      ++out_.cur;
+      return;
+    }
+    op_slow(code);
+  }
+  // The memo store of the object just written.
+  [[gnu::always_inline]] void memo_put() {
+    if (proto_ >= 4) op1(op::MEMOIZE);
+    else memo_put_slow();
+    ++hot_.memo;
+  }
+  // Out of line (lib/typed_encoder.cpp): the writer's slow paths, older protocols, the full
+  // shared-object table.
+  void boundary_slow();
+  void op_slow(std::uint8_t code);
+  void memo_put_slow();
+  void memo_get_slow(std::uint64_t index);
+  void boolean_slow(bool v);
+  void integer_slow(std::int64_t v);
+  void integer_above_int64(std::uint64_t v);
+  void floating_slow(double v);
+  void str_slow(std::string_view utf8);
+  void interned_str_slow(std::string_view utf8);
+  bool fetch_shared_slow(std::string_view key);
+  void begin_list_slow(std::size_t n);
+  void begin_dict_slow(std::size_t n);
+  void begin_tuple_slow(std::size_t n);
+  void end_tuple_slow(std::size_t n);
+  void batch_written(std::size_t n, std::size_t from, std::size_t end);
   void shared_str(const std::string& key, std::string_view text);
   void fresh_str(std::string_view utf8);
+
   // CPython's batches of `n` items: run(from, end) writes items [from, end) of each.
   template <class F> void batches(std::size_t n, F&& run, int container) {
     for (std::size_t from = 0;;) {
@@ -224,10 +441,30 @@ class typed_encoder {
     }, container);
   }
   static constexpr std::size_t batch_none = static_cast<std::size_t>(-1);
-  static constexpr std::size_t batch_limit = 1000;
-  std::size_t batch_end(std::size_t n, std::size_t from, int container) const;
+  static constexpr std::size_t batch_limit = detail::batch_size;
+  // The end of the batch starting at `from` (batch_none: no more batches). Below protocol 4 a set
+  // is batched as the list it is rebuilt from.
+  [[gnu::always_inline]] std::size_t batch_end(std::size_t n, std::size_t from, int container) const {
+    if (container == set_batches && proto_ < 4) container = list_batches;
+    if (n == 0) return batch_none;
+    const bool singles = proto_ == 0 || (n == 1 && container != set_batches);
+    if (singles) return from < n ? from + 1 : batch_none;
+    if (from < n) return n - from < batch_limit ? n : from + batch_limit;
+    // CPython 3.8-3.14 repeat dict and set batches while the last one was full.
+    if (!harmonized_ && container != list_batches && from % batch_limit == 0) return from;
+    return batch_none;
+  }
+  // A batch written without MARK, its items followed by APPEND / SETITEM one at a time.
+  [[gnu::always_inline]] bool single_batch(std::size_t n, std::size_t from, std::size_t end, int container) const {
+    if (container == set_batches && proto_ < 4) container = list_batches;
+    return proto_ == 0 || (n == 1 && container != set_batches) || (harmonized_ && container != set_batches && end - from == 1);
+  }
+
   detail::typed_writer& w_;
+  detail::output_cursor& out_;
+  detail::typed_hot& hot_;
   int proto_;
+  bool harmonized_;  // cpython_profile::cpython_3_15's batching
 };
 
 /// Encode a C++ value into a pickle, byte-identical to CPython's pickle.dumps of the equivalent
@@ -279,6 +516,17 @@ template <class T> struct has_codec_encode<T, std::void_t<decltype(codec<T>::enc
 template <class T, class = void> struct has_codec_decode : std::false_type {};
 template <class T> struct has_codec_decode<T, std::void_t<decltype(codec<T>::decode(std::declval<brine::value>()))>> : std::true_type {};
 template <class> inline constexpr bool always_false = false;
+// dict_of's keys as text: a char array (a string literal, usually) up to its first NUL within its
+// bounds, without a call to strlen; anything else through std::string_view.
+template <class K> [[gnu::always_inline]] inline std::string_view key_text(const K& k) {
+  if constexpr (std::is_array_v<K>) {
+    std::size_t n = 0;
+    while (n < std::extent_v<K> && k[n] != '\0') ++n;
+    return std::string_view(k, n);
+  } else {
+    return std::string_view(k);
+  }
+}
 }  // namespace detail
 
 template <class T> void typed_encoder::value(const T& v) {
@@ -352,7 +600,7 @@ template <class T> void typed_encoder::list_of(std::span<const T> items) {
       if constexpr (std::is_floating_point_v<T>) floats(w);
       else ints(w);
     }
-  }, 1);
+  }, list_batches);
   end_list(n);
 }
 
@@ -360,14 +608,25 @@ template <class... KV> void typed_encoder::dict_of(const KV&... kv) {
   static_assert(sizeof...(KV) % 2 == 0, "dict_of takes key, value pairs");
   constexpr std::size_t n = sizeof...(KV) / 2;
   const auto refs = std::forward_as_tuple(kv...);
-  // Pairs are written as CPython's batch_dict_exact writes them (n < 1000 here): one batch, or
-  // one SETITEM per pair at protocol 0 or for a single pair.
-  dict(n, [&](std::size_t i) {
+  const auto pair = [&]<std::size_t I>(std::integral_constant<std::size_t, I>) {
+    static_assert(std::is_convertible_v<decltype(std::get<2 * I>(refs)), std::string_view>, "dict_of keys are strs");
+    boundary();
+    interned_str(detail::key_text(std::get<2 * I>(refs)));
+    boundary();
+    value(std::get<2 * I + 1>(refs));
+  };
+  // As CPython's batch_dict_exact writes the pairs (n < 1000 here): one batch, or a SETITEM after
+  // each pair at protocol 0 or for a single pair.
+  begin_dict(n);
+  if constexpr (n != 0) {
+    const bool single = single_batch(n, 0, n, dict_batches);
+    if (!single) op1(op::MARK);
     [&]<std::size_t... I>(std::index_sequence<I...>) {
-      static_assert((std::is_convertible_v<decltype(std::get<2 * I>(refs)), std::string_view> && ...), "dict_of keys are strs");
-      ((I == i ? (interned_str(std::string_view(std::get<2 * I>(refs))), boundary(), value(std::get<2 * I + 1>(refs))) : void()), ...);
+      ((pair(std::integral_constant<std::size_t, I>{}), single ? op1(op::SETITEM) : void()), ...);
     }(std::make_index_sequence<n>{});
-  });
+    if (!single) op1(op::SETITEMS);
+  }
+  end_dict(n);
 }
 
 template <class T> result<std::string> pickle(const T& v, const encode_options& options) {
