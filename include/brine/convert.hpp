@@ -264,7 +264,7 @@ class typed_encoder {
   /// A dict of str keys to values: dict_of("x", 1, "y", 2.5). The keys are interned_str()s, as
   /// the keys of a dict display in Python source are: a codec writing many such dicts writes each
   /// key once.
-  template <class... KV> void dict_of(const KV&... kv);
+  template <class... KV> [[gnu::always_inline]] void dict_of(const KV&... kv);
 
   /// A global reference (a class or function) module.qualname.
   void global(std::string_view module, std::string_view qualname);
@@ -604,11 +604,11 @@ template <class T> void typed_encoder::list_of(std::span<const T> items) {
   end_list(n);
 }
 
-template <class... KV> void typed_encoder::dict_of(const KV&... kv) {
+template <class... KV> [[gnu::always_inline]] inline void typed_encoder::dict_of(const KV&... kv) {
   static_assert(sizeof...(KV) % 2 == 0, "dict_of takes key, value pairs");
   constexpr std::size_t n = sizeof...(KV) / 2;
   const auto refs = std::forward_as_tuple(kv...);
-  const auto pair = [&]<std::size_t I>(std::integral_constant<std::size_t, I>) {
+  const auto pair = [&]<std::size_t I>(std::integral_constant<std::size_t, I>) __attribute__((always_inline)) {
     static_assert(std::is_convertible_v<decltype(std::get<2 * I>(refs)), std::string_view>, "dict_of keys are strs");
     boundary();
     interned_str(detail::key_text(std::get<2 * I>(refs)));
@@ -621,7 +621,7 @@ template <class... KV> void typed_encoder::dict_of(const KV&... kv) {
   if constexpr (n != 0) {
     const bool single = single_batch(n, 0, n, dict_batches);
     if (!single) op1(op::MARK);
-    [&]<std::size_t... I>(std::index_sequence<I...>) {
+    [&]<std::size_t... I>(std::index_sequence<I...>) __attribute__((always_inline)) {
       ((pair(std::integral_constant<std::size_t, I>{}), single ? op1(op::SETITEM) : void()), ...);
     }(std::make_index_sequence<n>{});
     if (!single) op1(op::SETITEMS);
