@@ -1,10 +1,13 @@
 // lib/typed_encoder.cpp — the non-template part of brine/convert.hpp: CPython's save rules for
 // values that exist only as C++ objects (no document, no identity to track beyond globals).
 //
-// Speed: the templates of convert.hpp call these once or twice per element, so each is a few
-// stores through writer.hpp's inline primitives; the objects CPython shares (globals, module
-// names, singleton strs, codecs' fetch_shared keys) are found in one small open-addressing table
-// (a lookup allocates nothing).
+// Speed: the common writes (binary scalars, short strs, memo stores and fetches, container
+// headers, batch marks, opcode boundaries) are inline in convert.hpp, through the writer's own
+// cursor (brine/detail/output.hpp); what is here runs when the buffer must grow or a frame open
+// or close, for protocols the inline paths leave out, and for everything else. The objects CPython
+// shares (globals, module names, singleton strs, interned strs, codecs' fetch_shared keys) are
+// found in one small open-addressing table (a lookup allocates nothing), whose entries with short
+// keys are also cached beside the cursor for the inline lookups (detail::typed_hot).
 #include <array>
 #include <cstdint>
 #include <cstring>
