@@ -863,30 +863,34 @@ struct run_state {
   std::uint32_t* send = s.send;
   std::size_t left = s.room;
   auto id = static_cast<std::uint32_t>(nend - nodes);
+  const unsigned char* const safe = lim - margin;  // fixed-size reads from `cur` stay before lim
   for (;;) {
     std::int64_t v;
     const unsigned char* next;
-    switch (cur[0]) {
-      case op::LONG1: {
-        const std::size_t n = cur[1];
-        if (n - 1 >= 8) goto done;  // 0 and more than 8 bytes: the general loop
-        v = short_long1(cur + 2, n);
-        next = cur + 2 + n;
-        break;
-      }
-      case op::BININT: v = load_le<std::int32_t>(cur + 1), next = cur + 5; break;
-      case op::BININT1: v = cur[1], next = cur + 2; break;
-      case op::BININT2: v = load_le<std::uint16_t>(cur + 1), next = cur + 3; break;
-      default: goto done;
+    // LONG1 first: what protocol 2+ writes for the ints beyond 32 bits that make a list of
+    // ints long enough to take this loop.
+    const std::uint8_t code = cur[0];
+    if (code == op::LONG1) [[likely]] {
+      const std::size_t n = cur[1];
+      if (n - 1 >= 8) break;  // 0 and more than 8 bytes: the general loop
+      v = short_long1(cur + 2, n);
+      next = cur + 2 + n;
+    } else if (code == op::BININT) {
+      v = load_le<std::int32_t>(cur + 1), next = cur + 5;
+    } else if (code == op::BININT1) {
+      v = cur[1], next = cur + 2;
+    } else if (code == op::BININT2) {
+      v = load_le<std::uint16_t>(cur + 1), next = cur + 3;
+    } else {
+      break;
     }
     nend->head = make_head(node_kind::int64, 0, static_cast<std::uint64_t>(cur - base));
     nend->i = v;
     ++nend;
     *send++ = id++;
     cur = next;
-    if (lim - cur < margin || --left == 0) break;
+    if (cur > safe || --left == 0) break;
   }
-done:
   const std::size_t taken = static_cast<std::size_t>(send - s.send);
   s.cur = cur, s.nend = nend, s.send = send, s.room -= taken, s.ops += taken;
 }
