@@ -154,11 +154,12 @@ struct typed_hot {
     key_words(key.data(), key.size(), w0, w1);
     slot* s = &cache[index(space, w0, w1, key.size())];
     const slot entry{w0, w1, value, static_cast<std::uint32_t>(key.size()), space};
-    if (s[1].holds(space, w0, w1, key.size()) || (s[1].n == UINT32_MAX && !s[0].holds(space, w0, w1, key.size()))) {
+    const bool in_first = s[0].holds(space, w0, w1, key.size());
+    if (s[1].holds(space, w0, w1, key.size()) || (s[1].n == UINT32_MAX && !in_first)) {
       s[1] = entry;
       return;
     }
-    if (!s[0].holds(space, w0, w1, key.size()) && s[0].n != UINT32_MAX) s[1] = s[0];
+    if (!in_first && s[0].n != UINT32_MAX) s[1] = s[0];
     s[0] = entry;
   }
 };

@@ -113,31 +113,27 @@ struct output_cursor {
   return 9;
 }
 
-/// A memo fetch at protocol 1+ at `at` (5 bytes of room): BINGET / LONG_BINGET.
-[[gnu::always_inline]] inline std::size_t put_get(char* at, std::uint64_t index) {
+/// A memo opcode with an index at `at` (5 bytes of room): the 1-byte form below 256, else the
+/// 4-byte one.
+[[gnu::always_inline]] inline std::size_t put_indexed(char* at, std::uint8_t short_op, std::uint8_t long_op, std::uint64_t index) {
   if (index < 256) {
-    at[0] = static_cast<char>(op::BINGET);
+    at[0] = static_cast<char>(short_op);
     at[1] = static_cast<char>(index);
     return 2;
   }
-  at[0] = static_cast<char>(op::LONG_BINGET);
+  at[0] = static_cast<char>(long_op);
   const auto v = static_cast<std::uint32_t>(index);
   std::memcpy(at + 1, &v, 4);
   return 5;
 }
-
-/// A memo store at protocols 1-3 at `at` (5 bytes of room): BINPUT / LONG_BINPUT. (Protocol 4+
-/// stores with MEMOIZE, which takes no index.)
+/// A memo fetch at protocol 1+: BINGET / LONG_BINGET.
+[[gnu::always_inline]] inline std::size_t put_get(char* at, std::uint64_t index) {
+  return put_indexed(at, op::BINGET, op::LONG_BINGET, index);
+}
+/// A memo store at protocols 1-3: BINPUT / LONG_BINPUT. (Protocol 4+ stores with MEMOIZE, which
+/// takes no index.)
 [[gnu::always_inline]] inline std::size_t put_binput(char* at, std::uint64_t index) {
-  if (index < 256) {
-    at[0] = static_cast<char>(op::BINPUT);
-    at[1] = static_cast<char>(index);
-    return 2;
-  }
-  at[0] = static_cast<char>(op::LONG_BINPUT);
-  const auto v = static_cast<std::uint32_t>(index);
-  std::memcpy(at + 1, &v, 4);
-  return 5;
+  return put_indexed(at, op::BINPUT, op::LONG_BINPUT, index);
 }
 
 /// '' and the 1-character latin-1 strs, as UTF-8: one object each in CPython (so one memo entry
