@@ -283,14 +283,19 @@ bool singleton_text(std::string_view s) { return detail::singleton_text(s.data()
 template <class Write>
 void raw_items(detail::writer& w, std::size_t n, std::size_t max, Write&& write) {
   auto r = w.raw_begin();
-  for (std::size_t i = 0; i < n; ++i) {
+  for (std::size_t i = 0; i < n;) {
     if (r.pos >= r.frame_limit) [[unlikely]] {
       w.raw_end(r);
       w.opcode_boundary();
       r = w.raw_begin();
     }
     if (r.cap - r.pos < max) [[unlikely]] r = w.raw_grow(r, max * (n - i));
-    r.pos += write(r.base + r.pos, i);
+    // Then as many items as fit below both limits, one compare each.
+    const std::size_t limit = r.fast_limit(max);
+    std::size_t pos = r.pos;
+    do pos += write(r.base + pos, i);
+    while (++i < n && pos < limit);
+    r.pos = pos;
   }
   w.raw_end(r);
 }
