@@ -27,6 +27,20 @@ void advise_huge_pages(void* p, std::size_t bytes) noexcept {
 #endif
 }
 
+void prefault_for_writing(void* p, std::size_t bytes) noexcept {
+#if defined(__linux__) && defined(MADV_POPULATE_WRITE)
+  constexpr std::uintptr_t page = 4096;
+  const auto begin = reinterpret_cast<std::uintptr_t>(p);
+  const std::uintptr_t first = (begin + page - 1) & ~(page - 1);
+  const std::uintptr_t last = (begin + bytes) & ~(page - 1);
+  // Advice only: an older kernel says EINVAL, and the pages fault in as they are written.
+  if (first < last) (void)madvise(reinterpret_cast<void*>(first), last - first, MADV_POPULATE_WRITE);
+#else
+  (void)p;
+  (void)bytes;
+#endif
+}
+
 namespace {
 
 // Per thread: a few freed blocks, at most retain_max_bytes in all. A document's tables are freed

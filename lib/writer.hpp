@@ -156,7 +156,7 @@ class writer : public output_cursor {
     if (n <= staging_bytes) {
       if (n > static_cast<std::size_t>(end - base)) hint_ = n;
     } else if (n > out_.capacity()) {
-      reserve_out(n);
+      reserve_out(n, true);
     }
   }
 
@@ -205,14 +205,18 @@ class writer : public output_cursor {
     cur = base + u;
     end = base + buf_.size();
   }
-  // Capacity for `n` bytes of output in the output string.
-  void reserve_out(std::size_t n) {
+  // Capacity for `n` bytes of output in the output string; `estimated`: reserve()'s size, which
+  // the output will mostly fill, rather than a doubling.
+  void reserve_out(std::size_t n, bool estimated = false) {
     if (n >= huge_page_advice_bytes) {
       // Large outputs: allocate, advise huge pages, then touch: page faults dominate writing
-      // fresh memory, and a 2 MiB page takes one fault, not 512.
+      // fresh memory, and a 2 MiB page takes one fault, not 512. An estimated size is faulted in
+      // at once, the parts outside whole huge pages included (one call instead of a fault per
+      // 4 KiB page when the allocator hands out fresh memory; next to nothing when it is not).
       std::string next;
       next.reserve(n);
       advise_huge_pages(next.data(), next.capacity());
+      if (estimated) prefault_for_writing(next.data(), n);
       next.append(out_);
       out_.swap(next);
     } else {
