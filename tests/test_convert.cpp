@@ -144,6 +144,27 @@ TEST_CASE("interned strs are written once per pickle, found by their text") {
   CHECK(*got == "\x80\x05\x95\x1b\x00\x00\x00\x00\x00\x00\x00]\x94(\x8c\x06shared\x94h\x01\x8c\x06" "change\x94h\x01" "e."s);
 }
 
+// dict_of's keys: a literal, a char array filled to its end (no NUL), a char array holding a
+// shorter text, and a std::string; each key's text is exactly the characters before its NUL.
+struct key_forms {};
+
+template <>
+struct brine::codec<key_forms> {
+  static void encode(brine::typed_encoder& e, const key_forms&) {
+    const char full[3] = {'a', 'b', 'c'};
+    const char shorter[8] = "de\0fg";
+    const std::string owned = "h";
+    e.dict_of("lit", 1, full, 2, shorter, 3, owned, 4);
+  }
+};
+
+TEST_CASE("dict_of keys: literals, char arrays up to their first NUL or their end, strings") {
+  const auto got = brine::pickle(key_forms{});
+  REQUIRE(got.has_value());
+  // CPython: pickle.dumps({'lit': 1, 'abc': 2, 'de': 3, 'h': 4}, 5)
+  CHECK(*got == "\x80\x05\x95\"\x00\x00\x00\x00\x00\x00\x00}\x94(\x8c\x03lit\x94K\x01\x8c\x03" "abc\x94K\x02\x8c\x02" "de\x94K\x03\x8c\x01h\x94K\x04u."s);
+}
+
 // Shared objects under many keys, in a fixed pseudo-random order: more keys than the inline cache
 // has slots (so entries are evicted and found again in the full table), keys longer than it
 // caches, the same texts as user keys and as interned strs (two namespaces: distinct objects),

@@ -518,11 +518,14 @@ template <class T, class = void> struct has_codec_decode : std::false_type {};
 template <class T> struct has_codec_decode<T, std::void_t<decltype(codec<T>::decode(std::declval<brine::value>()))>> : std::true_type {};
 template <class> inline constexpr bool always_false = false;
 // dict_of's keys as text: a char array (a string literal, usually) up to its first NUL within its
-// bounds, without a call to strlen; anything else through std::string_view.
+// bounds; anything else through std::string_view. For a literal (NUL last) the compiler computes
+// the length: strlen of a constant folds at -O2, where a loop over its characters stayed a loop.
 template <class K> [[gnu::always_inline]] inline std::string_view key_text(const K& k) {
   if constexpr (std::is_array_v<K>) {
+    constexpr std::size_t bound = std::extent_v<K>;
+    if (k[bound - 1] == '\0') return std::string_view(k, std::char_traits<char>::length(k));
     std::size_t n = 0;
-    while (n < std::extent_v<K> && k[n] != '\0') ++n;
+    while (n < bound && k[n] != '\0') ++n;
     return std::string_view(k, n);
   } else {
     return std::string_view(k);
