@@ -1002,19 +1002,30 @@ bool machine::run_fast() {
       }
       case op::BINFLOAT: {
         // As many as fit before the margin and the tables' room run out, with the node's head
-        // and id advanced by addition (each item is 9 bytes on).
+        // and id advanced by addition (each item is 9 bytes on), two at a time: a quarter fewer
+        // instructions a float than one at a time. Reads stay before lim: while two more fit,
+        // cur + 9 is inside the margin, and cur + 18 at most 9 bytes past it.
         const std::size_t fit = std::min(room, static_cast<std::size_t>(lim - cur - margin) / 9 + 1);
         std::uint64_t head = make_head(node_kind::float64, 0, static_cast<std::uint64_t>(cur - base));
         auto id = static_cast<std::uint32_t>(nend - nodes);
+        constexpr std::uint64_t step = std::uint64_t{9} << 16;  // the head's offset, 9 bytes on
+        const auto put = [&](std::size_t j) __attribute__((always_inline)) {
+          nend[j].head = head + j * step;
+          nend[j].i = static_cast<std::int64_t>(__builtin_bswap64(load_le<std::uint64_t>(cur + 9 * j + 1)));
+          send[j] = id + static_cast<std::uint32_t>(j);
+        };
+        // Two at a time while the next two are floats and fit, then a last one alone.
         std::size_t k = 0;
-        do {
-          nend->head = head;
-          nend->i = static_cast<std::int64_t>(__builtin_bswap64(load_le<std::uint64_t>(cur + 1)));
-          ++nend;
-          *send++ = id++;
-          head += std::uint64_t{9} << 16;
-          cur += 9;
-        } while (++k < fit && *cur == op::BINFLOAT);
+        while (k + 2 <= fit && cur[9] == op::BINFLOAT) {
+          put(0);
+          put(1);
+          nend += 2, send += 2, id += 2, head += 2 * step, cur += 18, k += 2;
+          if (*cur != op::BINFLOAT) break;
+        }
+        if (k < fit && *cur == op::BINFLOAT) {
+          put(0);
+          ++nend, ++send, cur += 9, ++k;
+        }
         room -= k - 1;  // the loop's end counts the last
         ops += k - 1;
         break;

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <vector>
 
 using namespace std::string_literals;
 using brine::errc;
@@ -163,6 +164,72 @@ TEST_CASE("containers, memo and sharing") {
   for (int i = 0; i < 1000; ++i) big += "K\x01";
   big += "e(K\x02" "e.";
   CHECK(ok(big).root().size() == 1001);
+}
+
+// The fast path takes runs of the same opcode in loops of their own (floats two at a time, ints,
+// short strs): every length of run, broken at every position by another opcode, must decode to
+// the items in order, each with its own node and the offset of its opcode.
+TEST_CASE("runs of floats, ints and strs: every length, broken anywhere") {
+  const auto item_bytes = [](char kind, int i) {
+    std::string b;
+    if (kind == 'f') {  // BINFLOAT i + 0.5, big-endian
+      const double v = i + 0.5;
+      std::uint64_t u;
+      std::memcpy(&u, &v, 8);
+      b = "G";
+      for (int k = 7; k >= 0; --k) b += static_cast<char>((u >> (8 * k)) & 0xff);
+    } else if (kind == 'i') {  // LONG1 of 6 bytes: i + 2^40
+      const std::uint64_t u = (std::uint64_t{1} << 40) + static_cast<std::uint64_t>(i);
+      b = "\x8a\x06";
+      for (int k = 0; k < 6; ++k) b += static_cast<char>((u >> (8 * k)) & 0xff);
+    } else {  // SHORT_BINUNICODE "s<i>" + MEMOIZE
+      const std::string t = "s" + std::to_string(i);
+      b = "\x8c" + std::string(1, static_cast<char>(t.size())) + t + "\x94";
+    }
+    return b;
+  };
+  for (const char kind : {'f', 'i', 's'}) {
+    for (int n = 0; n <= 40; ++n) {
+      // brk: the item that is something else instead (-1: none is). In a run of floats, an int
+      // of 9 bytes (LONG1 of 7), so that a float's opcode follows 9 bytes after it as it would
+      // after a float; elsewhere None.
+      for (int brk = -1; brk < n; ++brk) {
+        CAPTURE(kind);
+        CAPTURE(n);
+        CAPTURE(brk);
+        std::string p = "\x80\x04]\x94(";
+        std::vector<std::size_t> offsets;
+        for (int i = 0; i < n; ++i) {
+          offsets.push_back(p.size());
+          p += i != brk ? item_bytes(kind, i) : kind == 'f' ? "\x8a\x07\x01\x02\x03\x04\x05\x06\x07"s : "N"s;
+        }
+        p += "e.";
+        const auto d = ok(p);
+        const auto root = d.root();
+        REQUIRE(root.size() == static_cast<std::size_t>(n));
+        for (int i = 0; i < n; ++i) {
+          const auto v = root[static_cast<std::size_t>(i)];
+          CHECK(v.offset() == offsets[static_cast<std::size_t>(i)]);
+          if (i == brk && kind == 'f') {
+            REQUIRE(v.kind() == kind::integer);
+            CHECK(v.as_int64() == 0x07060504030201);
+          } else if (i == brk) {
+            CHECK(v.is_none());
+          } else if (kind == 'f') {
+            REQUIRE(v.kind() == kind::floating);
+            CHECK(v.as_double() == i + 0.5);
+          } else if (kind == 'i') {
+            REQUIRE(v.kind() == kind::integer);
+            CHECK(v.as_int64() == (std::int64_t{1} << 40) + i);
+          } else {
+            REQUIRE(v.kind() == kind::str);
+            CHECK(v.as_str() == "s" + std::to_string(i));
+          }
+          if (i > 0) CHECK_FALSE(v.same_as(root[static_cast<std::size_t>(i - 1)]));
+        }
+      }
+    }
+  }
 }
 
 TEST_CASE("STOP, PROTO and warnings") {
