@@ -13,14 +13,22 @@
 
 namespace brine::detail {
 
+#if defined(__linux__) && (defined(MADV_HUGEPAGE) || defined(MADV_POPULATE_WRITE))
+namespace {
+// madvise over the whole `align`-sized blocks inside [p, p + bytes). Advice only: a kernel
+// without the feature says EINVAL, and nothing changes.
+void advise_inside(void* p, std::size_t bytes, std::uintptr_t align, int advice) noexcept {
+  const auto begin = reinterpret_cast<std::uintptr_t>(p);
+  const std::uintptr_t first = (begin + align - 1) & ~(align - 1);
+  const std::uintptr_t last = (begin + bytes) & ~(align - 1);
+  if (first < last) (void)madvise(reinterpret_cast<void*>(first), last - first, advice);
+}
+}  // namespace
+#endif
+
 void advise_huge_pages(void* p, std::size_t bytes) noexcept {
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
-  constexpr std::uintptr_t huge = std::uintptr_t{2} << 20;
-  const auto begin = reinterpret_cast<std::uintptr_t>(p);
-  const std::uintptr_t first = (begin + huge - 1) & ~(huge - 1);
-  const std::uintptr_t last = (begin + bytes) & ~(huge - 1);
-  // Advice only: a kernel without transparent huge pages says EINVAL, and nothing changes.
-  if (first < last) (void)madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);
+  advise_inside(p, bytes, std::uintptr_t{2} << 20, MADV_HUGEPAGE);
 #else
   (void)p;
   (void)bytes;
@@ -29,12 +37,8 @@ void advise_huge_pages(void* p, std::size_t bytes) noexcept {
 
 void prefault_for_writing(void* p, std::size_t bytes) noexcept {
 #if defined(__linux__) && defined(MADV_POPULATE_WRITE)
-  constexpr std::uintptr_t page = 4096;
-  const auto begin = reinterpret_cast<std::uintptr_t>(p);
-  const std::uintptr_t first = (begin + page - 1) & ~(page - 1);
-  const std::uintptr_t last = (begin + bytes) & ~(page - 1);
-  // Advice only: an older kernel says EINVAL, and the pages fault in as they are written.
-  if (first < last) (void)madvise(reinterpret_cast<void*>(first), last - first, MADV_POPULATE_WRITE);
+  // An older kernel: the pages fault in as they are written.
+  advise_inside(p, bytes, 4096, MADV_POPULATE_WRITE);
 #else
   (void)p;
   (void)bytes;

@@ -327,13 +327,8 @@ class pickler {
   [[gnu::always_inline]] bool raw_boundary(writer::raw_state& r) {
     if (r.pos < r.fast) [[likely]]
       return true;
-    if (r.pos >= r.frame_limit) {
-      w_.raw_end(r);
-      if (!w_.opcode_boundary()) return io_fail();
-      r = w_.raw_begin();
-    }
-    if (r.cap - r.pos < writer::raw_state::boundary_room) r = w_.raw_grow(r, writer::raw_state::boundary_room);
-    return true;
+    constexpr std::size_t room = writer::raw_state::boundary_room;
+    return w_.raw_settle(r, room, room) || io_fail();
   }
 
   // Writes node `id` (`n`) at r.pos if it is a simple leaf (the caller made 16 bytes of room).

@@ -284,12 +284,7 @@ template <class Write>
 void raw_items(detail::writer& w, std::size_t n, std::size_t max, Write&& write) {
   auto r = w.raw_begin();
   for (std::size_t i = 0; i < n;) {
-    if (r.pos >= r.frame_limit) [[unlikely]] {
-      w.raw_end(r);
-      w.opcode_boundary();
-      r = w.raw_begin();
-    }
-    if (r.cap - r.pos < max) [[unlikely]] r = w.raw_grow(r, max * (n - i));
+    w.raw_settle(r, max, max * (n - i));  // a sink's refusal is remembered for finish()
     // Then as many items as fit below both limits, one compare each.
     const std::size_t limit = r.fast_limit(max);
     std::size_t pos = r.pos;
@@ -362,12 +357,8 @@ void write_strs(typed_encoder& e, detail::typed_writer& tw, std::span<const S> i
     auto r = tw.w_.raw_begin();
     const std::size_t from = i;
     do {
-      if (r.pos >= r.frame_limit) [[unlikely]] {
-        tw.w_.raw_end(r);
-        tw.w_.opcode_boundary();
-        r = tw.w_.raw_begin();
-      }
-      if (r.cap - r.pos < 2 + 0xff + 1) [[unlikely]] r = tw.w_.raw_grow(r, (2 + 0xff + 1) * std::min<std::size_t>(n - i, 1024));
+      if (r.pos >= r.frame_limit || r.cap - r.pos < 2 + 0xff + 1) [[unlikely]]
+        tw.w_.raw_settle(r, 2 + 0xff + 1, (2 + 0xff + 1) * std::min<std::size_t>(n - i, 1024));
       r.pos += raw_short_str(r.base + r.pos, s.data(), s.size());
       if (++i == n) break;
       s = std::string_view(items[i]);

@@ -142,6 +142,19 @@ class writer : public output_cursor {
     return r;
   }
   void raw_end(const raw_state& r) { cur = base + r.pos; }
+  /// The slow path of a raw loop's check before an opcode: commits the open frame if it reached
+  /// its target (opcode_boundary()), then grows by `grow` (at least `n`) if fewer than `n` bytes
+  /// of room are left. False when committing failed (a sink refused a piece).
+  bool raw_settle(raw_state& r, std::size_t n, std::size_t grow) {
+    bool ok = true;
+    if (r.pos >= r.frame_limit) {
+      raw_end(r);
+      ok = opcode_boundary();
+      r = raw_begin();
+    }
+    if (r.cap - r.pos < n) r = raw_grow(r, grow);
+    return ok;
+  }
   /// Room for `n` more bytes at r.pos (r by value, so the caller's copy can stay in registers).
   raw_state raw_grow(raw_state r, std::size_t n) {
     raw_end(r);
