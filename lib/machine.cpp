@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <bit>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <map>
@@ -856,43 +857,55 @@ struct run_state {
 // A run of ints (LONG1 of 1 to 8 bytes, BININT, BININT1, BININT2: the items of a list of ints),
 // like run_short_strs; the first opcode at `s.cur` is one of them with the fast path's
 // conditions met.
+//
+// An int opcode is at most 10 bytes long, so the items that start within (safe - cur) / 10 + 1
+// items of `cur` all start at or before `safe`: the loop takes them in chunks of that many with one
+// compare per item, and checks the byte limit once a chunk.
 [[gnu::noinline]] void run_ints(run_state& s, const unsigned char* lim, const unsigned char* base, const node* nodes,
                                 std::ptrdiff_t margin) noexcept {
+  constexpr std::size_t longest = 10;  // LONG1 of 8 bytes
   const unsigned char* cur = s.cur;
-  node* nend = s.nend;
-  std::uint32_t* send = s.send;
-  std::size_t left = s.room;
-  auto id = static_cast<std::uint32_t>(nend - nodes);
+  node* const out = s.nend;
+  std::uint32_t* const ids = s.send;
+  const auto id0 = static_cast<std::uint32_t>(out - nodes);
+  const std::size_t room = s.room;
   const unsigned char* const safe = lim - margin;  // fixed-size reads from `cur` stay before lim
+  // make_head(int64, 0, cur - base) as one shift and one add (unsigned arithmetic wraps).
+  const std::uint64_t head_bias =
+      make_head(node_kind::int64, 0, 0) - (static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(base)) << 16);
+  std::size_t i = 0;
   for (;;) {
-    std::int64_t v;
-    const unsigned char* next;
-    // LONG1 first: what protocol 2+ writes for the ints beyond 32 bits that make a list of
-    // ints long enough to take this loop.
-    const std::uint8_t code = cur[0];
-    if (code == op::LONG1) [[likely]] {
-      const std::size_t n = cur[1];
-      if (n - 1 >= 8) break;  // 0 and more than 8 bytes: the general loop
-      v = short_long1(cur + 2, n);
-      next = cur + 2 + n;
-    } else if (code == op::BININT) {
-      v = load_le<std::int32_t>(cur + 1), next = cur + 5;
-    } else if (code == op::BININT1) {
-      v = cur[1], next = cur + 2;
-    } else if (code == op::BININT2) {
-      v = load_le<std::uint16_t>(cur + 1), next = cur + 3;
-    } else {
-      break;
+    const std::size_t chunk_end =
+        std::min(room, i + 1 + static_cast<std::size_t>(safe - cur) / longest);
+    for (; i < chunk_end; ++i) {
+      std::int64_t v;
+      const unsigned char* next;
+      // LONG1 first: what protocol 2+ writes for the ints beyond 32 bits that make a list of
+      // ints long enough to take this loop.
+      const std::uint8_t code = cur[0];
+      if (code == op::LONG1) [[likely]] {
+        const std::size_t n = cur[1];
+        if (n - 1 >= 8) goto done;  // 0 and more than 8 bytes: the general loop
+        v = short_long1(cur + 2, n);
+        next = (cur + 2) + n;
+      } else if (code == op::BININT) {
+        v = load_le<std::int32_t>(cur + 1), next = cur + 5;
+      } else if (code == op::BININT1) {
+        v = cur[1], next = cur + 2;
+      } else if (code == op::BININT2) {
+        v = load_le<std::uint16_t>(cur + 1), next = cur + 3;
+      } else {
+        goto done;
+      }
+      out[i].head = (static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(cur)) << 16) + head_bias;
+      out[i].i = v;
+      ids[i] = id0 + static_cast<std::uint32_t>(i);
+      cur = next;
     }
-    nend->head = make_head(node_kind::int64, 0, static_cast<std::uint64_t>(cur - base));
-    nend->i = v;
-    ++nend;
-    *send++ = id++;
-    cur = next;
-    if (cur > safe || --left == 0) break;
+    if (i == room || cur > safe) break;
   }
-  const std::size_t taken = static_cast<std::size_t>(send - s.send);
-  s.cur = cur, s.nend = nend, s.send = send, s.room -= taken, s.ops += taken;
+done:
+  s.cur = cur, s.nend = out + i, s.send = ids + i, s.room -= i, s.ops += i;
 }
 
 namespace {

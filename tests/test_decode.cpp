@@ -49,6 +49,11 @@ std::string le64(std::uint64_t v) {
   std::memcpy(s.data(), &v, 8);
   return s;
 }
+std::string le32(std::uint32_t v) {
+  std::string s(4, '\0');
+  std::memcpy(s.data(), &v, 4);
+  return s;
+}
 
 }  // namespace
 
@@ -170,7 +175,26 @@ TEST_CASE("containers, memo and sharing") {
 // short strs): every length of run, broken at every position by another opcode, must decode to
 // the items in order, each with its own node and the offset of its opcode.
 TEST_CASE("runs of floats, ints and strs: every length, broken anywhere") {
-  const auto item_bytes = [](char kind, int i) {
+  // Item i of the 'm' run: its opcode bytes and value. LONG1's top byte alternates between
+  // positive and negative.
+  const auto mixed_int = [](int i) -> std::pair<std::string, std::int64_t> {
+    const int form = i % 11;
+    const auto u = static_cast<unsigned>(i);
+    if (form == 0) return {"K"s + static_cast<char>(u & 0xff), u & 0xff};
+    if (form == 1) return {"M"s + static_cast<char>(0x34) + static_cast<char>(0x12), 0x1234};
+    if (form == 2) return {"J\xfe\xff\xff\xff"s, -2};
+    const int width = form - 2;  // 1..8
+    std::string b = "\x8a"s + static_cast<char>(width);
+    std::uint64_t v = 0;
+    for (int k = 0; k < width; ++k) {
+      const unsigned byte = k + 1 < width ? ((u + 3 * static_cast<unsigned>(k)) & 0xff) : (i % 2 != 0 ? 0xc1u : 0x41u);
+      b += static_cast<char>(byte);
+      v |= std::uint64_t{byte} << (8 * k);
+    }
+    const unsigned shift = 64 - 8 * static_cast<unsigned>(width);
+    return {b, static_cast<std::int64_t>(v << shift) >> shift};
+  };
+  const auto item_bytes = [&](char kind, int i) {
     std::string b;
     if (kind == 'f') {  // BINFLOAT i + 0.5, big-endian
       const double v = i + 0.5;
@@ -182,13 +206,15 @@ TEST_CASE("runs of floats, ints and strs: every length, broken anywhere") {
       const std::uint64_t u = (std::uint64_t{1} << 40) + static_cast<std::uint64_t>(i);
       b = "\x8a\x06";
       for (int k = 0; k < 6; ++k) b += static_cast<char>((u >> (8 * k)) & 0xff);
+    } else if (kind == 'm') {  // ints of every width: BININT1, BININT2, BININT, LONG1 of 1-8 bytes
+      return mixed_int(i).first;
     } else {  // SHORT_BINUNICODE "s<i>" + MEMOIZE
       const std::string t = "s" + std::to_string(i);
       b = "\x8c" + std::string(1, static_cast<char>(t.size())) + t + "\x94";
     }
     return b;
   };
-  for (const char kind : {'f', 'i', 's'}) {
+  for (const char kind : {'f', 'i', 'm', 's'}) {
     for (int n = 0; n <= 40; ++n) {
       // brk: the item that is something else instead (-1: none is). In a run of floats, an int
       // of 9 bytes (LONG1 of 7), so that a float's opcode follows 9 bytes after it as it would
@@ -221,6 +247,9 @@ TEST_CASE("runs of floats, ints and strs: every length, broken anywhere") {
           } else if (kind == 'i') {
             REQUIRE(v.kind() == kind::integer);
             CHECK(v.as_int64() == (std::int64_t{1} << 40) + i);
+          } else if (kind == 'm') {
+            REQUIRE(v.kind() == kind::integer);
+            CHECK(v.as_int64() == mixed_int(i).second);
           } else {
             REQUIRE(v.kind() == kind::str);
             CHECK(v.as_str() == "s" + std::to_string(i));
@@ -228,6 +257,57 @@ TEST_CASE("runs of floats, ints and strs: every length, broken anywhere") {
           if (i > 0) CHECK_FALSE(v.same_as(root[static_cast<std::size_t>(i - 1)]));
         }
       }
+    }
+  }
+}
+
+TEST_CASE("a run of ints of every width across frames of every size") {
+  // 3,000 ints in a list, the opcodes of each width in turn, cut into frames of `per` items: the
+  // run loops stop where a frame ends and the next frame's items go on. Values and offsets.
+  std::vector<std::pair<std::string, std::int64_t>> items;
+  for (int i = 0; i < 3000; ++i) {
+    const int form = i % 5;
+    const auto u = static_cast<std::uint64_t>(i) * 2654435761u;
+    if (form == 0) {
+      items.push_back({"K"s + static_cast<char>(i & 0xff), i & 0xff});
+    } else if (form == 1) {
+      items.push_back({"M"s + static_cast<char>(i & 0xff) + static_cast<char>(0x80), 0x8000 | (i & 0xff)});
+    } else if (form == 2) {
+      const auto v = static_cast<std::int32_t>(u);
+      items.push_back({"J"s + le32(static_cast<std::uint32_t>(v)), v});
+    } else {  // LONG1 of 1 to 8 bytes
+      const unsigned width = 1 + static_cast<unsigned>(i / 5) % 8;
+      std::string b = "\x8a"s + static_cast<char>(width);
+      for (unsigned k = 0; k < width; ++k) b += static_cast<char>((u >> (8 * k)) & 0xff);
+      const unsigned shift = 64 - 8 * width;
+      items.push_back({b, static_cast<std::int64_t>(u << shift) >> shift});
+    }
+  }
+  for (const std::size_t per : {1u, 2u, 3u, 7u, 50u, 333u, 3000u}) {
+    CAPTURE(per);
+    std::string p = "\x80\x04";
+    std::vector<std::size_t> offsets;
+    const auto frame = [&](const std::string& body) { p += "\x95"s + le64(body.size()) + body; };
+    frame("]\x94(");
+    for (std::size_t at = 0; at < items.size(); at += per) {
+      std::string body;
+      const std::size_t base = p.size() + 9;
+      for (std::size_t i = at; i < std::min(items.size(), at + per); ++i) {
+        offsets.push_back(base + body.size());
+        body += items[i].first;
+      }
+      frame(body);
+    }
+    p += "e.";
+    const auto d = ok(p);
+    const auto root = d.root();
+    REQUIRE(root.size() == items.size());
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      CAPTURE(i);
+      const auto v = root[i];
+      REQUIRE(v.kind() == kind::integer);
+      CHECK(v.as_int64() == items[i].second);
+      CHECK(v.offset() == offsets[i]);
     }
   }
 }
