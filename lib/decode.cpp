@@ -23,18 +23,68 @@ bool decode_into(std::span<const std::byte> pickle, const decode_options& option
   return true;
 }
 
+// One-shot decodes on a thread share one decode_scratch (the stack, marks, memo and per-container
+// room tables, which no document keeps), as a brine::decoder keeps its own: a small pickle's decode
+// otherwise spent about a tenth of its time allocating and freeing them. A scratch that grew past
+// `kept_entries` in any table is dropped after the decode, its large blocks going to the retained
+// pool (lib/memory.cpp), so what a thread keeps here stays small. A decode that finds the scratch
+// in use (none does today: decoding calls no user code) gets a fresh one.
+class thread_scratch {
+ public:
+  static constexpr std::size_t kept_entries = std::size_t{1} << 16;
+  // The kept tables are freed at thread exit straight to the allocator, never to the retained pool
+  // (another thread_local, maybe destroyed first): they are under its 1 MiB threshold.
+  static_assert(kept_entries * sizeof(std::uint32_t) < detail::retain_min_bytes);
+
+  thread_scratch() : scratch_(busy_ ? fresh_ : shared()), leased_(!busy_) {
+    if (leased_) busy_ = true;
+  }
+  ~thread_scratch() {
+    if (!leased_) return;
+    auto& s = shared();
+    if (s.stack.capacity() > kept_entries || s.dense.capacity() > kept_entries ||
+        s.capacity.capacity() > kept_entries || s.marks.capacity() > kept_entries)
+      s = detail::decode_scratch();
+    else
+      s.reset();
+    busy_ = false;
+  }
+  thread_scratch(const thread_scratch&) = delete;
+  thread_scratch& operator=(const thread_scratch&) = delete;
+
+  detail::decode_scratch& get() noexcept { return scratch_; }
+  static void release() noexcept {
+    if (!busy_) shared() = detail::decode_scratch();
+  }
+
+ private:
+  static detail::decode_scratch& shared() {
+    thread_local detail::decode_scratch s;
+    return s;
+  }
+  static thread_local bool busy_;
+  detail::decode_scratch fresh_;
+  detail::decode_scratch& scratch_;
+  bool leased_;
+};
+thread_local bool thread_scratch::busy_ = false;
+
 result<document> run_decode(std::span<const std::byte> pickle, const decode_options& options,
                             std::shared_ptr<const void> keep_alive) {
   document doc;
-  detail::decode_scratch scratch;
+  thread_scratch scratch;
   brine::error err;
-  if (!decode_into(pickle, options, std::move(keep_alive), doc, scratch, err)) return err;
+  if (!decode_into(pickle, options, std::move(keep_alive), doc, scratch.get(), err)) return err;
   // A one-shot document gives back growth room, so it costs what it holds.
   doc.mutable_data().shrink();
   return doc;
 }
 
 }  // namespace
+
+namespace detail {
+void release_decode_scratch() noexcept { thread_scratch::release(); }
+}  // namespace detail
 
 result<document> decode(std::span<const std::byte> pickle, const decode_options& options,
                         std::shared_ptr<const void> keep_alive) {

@@ -129,6 +129,13 @@ void release_block(void* p, std::size_t bytes, std::size_t element) noexcept {
 
 namespace brine {
 
-void release_retained_memory() noexcept { detail::retained().clear(); }
+namespace detail {
+void release_decode_scratch() noexcept;  // lib/decode.cpp
+}  // namespace detail
+
+void release_retained_memory() noexcept {
+  detail::release_decode_scratch();  // first: its large blocks would go to the retained pool
+  detail::retained().clear();
+}
 
 }  // namespace brine

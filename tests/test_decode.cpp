@@ -448,6 +448,38 @@ TEST_CASE("deep nesting decodes, compares and frees without recursion") {
   CHECK(ok(tuples).root().kind() == kind::tuple);
 }
 
+TEST_CASE("one-shot decodes on a thread share their tables without sharing state") {
+  // A failed decode leaves a mark, items on the stack and memo entries behind; the next decode
+  // on the thread must not see them. Each pair: the same pickle decoded after a clean decode and
+  // after a dirty failure gives the same outcome.
+  const std::string dirty = "\x80\x02](K\x01q\x07(K\x02"s;  // truncated inside two marks, memo 7 set
+  const auto after_dirty = [&](const std::string& p) {
+    CHECK_FALSE(brine::decode(std::string_view(dirty)).has_value());
+    return brine::decode(std::string_view(p));
+  };
+  // APPENDS needs a mark of its own; GET 7 needs a PUT of its own.
+  for (const std::string& p : {"]K\x01" "e."s, "\x80\x02h\x07."s, "\x80\x02K\x01q\x07h\x07\x86."s}) {
+    CAPTURE(p);
+    const auto clean = brine::decode(std::string_view(p));
+    const auto again = after_dirty(p);
+    REQUIRE(clean.has_value() == again.has_value());
+    if (clean) {
+      CHECK(brine::equivalent(clean->root(), again->root()));
+    } else {
+      CHECK(clean.error().code == again.error().code);
+      CHECK(clean.error().offset == again.error().offset);
+    }
+  }
+  // After a decode whose tables outgrew what a thread keeps (a 200,000-deep stack) and after the
+  // memory is released, small decodes still work.
+  std::string wide = "(" + std::string(200000, 'N') + "l.";
+  CHECK(ok(wide).root().size() == 200000);
+  CHECK(ok("]K\x05" "a."s).root()[0].as_int64() == 5);
+  brine::release_retained_memory();
+  CHECK(ok("]K\x06" "a."s).root()[0].as_int64() == 6);
+  CHECK(ok(wide).root().size() == 200000);
+}
+
 TEST_CASE("equivalence sees sharing") {
   auto shared = ok("((l2t."s);       // (x, x)
   auto separate = ok("((l(lt."s);    // ([], [])
