@@ -50,16 +50,24 @@ class shared_table {
       }
     }
   }
+  // One hash and one probe: the key's slot if it is there (its value replaced), else the empty
+  // slot that ends the probe (after a rehash when the table would pass half full).
   void set(char space, std::string_view key, std::uint64_t value) {
-    if (std::uint64_t* v = const_cast<std::uint64_t*>(find(space, key))) {
-      *v = value;
-      return;
-    }
     if (2 * (count_ + 1) > slots_.size()) rehash(slots_.empty() ? 64 : 2 * slots_.size());
-    slot s{hash(space, key), keys_.size(), static_cast<std::uint32_t>(key.size() + 1), value};
+    const std::uint64_t h = hash(space, key);
+    std::size_t i = h & mask_;
+    for (;; i = (i + 1) & mask_) {
+      slot& s = slots_[i];
+      if (s.len == empty) break;
+      if (s.hash == h && s.len == key.size() + 1 && keys_[s.off] == space && same(keys_.data() + s.off + 1, key)) {
+        s.value = value;
+        return;
+      }
+    }
+    if (keys_.capacity() == 0) keys_.reserve(512);  // a codec's keys: a few dozen short names
+    slots_[i] = slot{h, keys_.size(), static_cast<std::uint32_t>(key.size() + 1), value};
     keys_ += space;
     keys_ += key;
-    insert(s);
     ++count_;
   }
 

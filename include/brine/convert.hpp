@@ -106,8 +106,8 @@ struct typed_hot {
   struct slot {
     std::uint64_t w0 = 0, w1 = 0;  // the key's bytes (key_words)
     std::uint64_t memo = 0;
-    std::uint32_t n = UINT32_MAX;  // key length (UINT32_MAX: empty)
-    char space = 0;
+    std::uint32_t n = 0;           // key length
+    char space = 0;                // its namespace; 0: an empty slot (every shared_space is nonzero)
     bool holds(char sp, std::uint64_t a, std::uint64_t b, std::size_t len) const {
       return n == len && w0 == a && w1 == b && space == sp;
     }
@@ -155,11 +155,11 @@ struct typed_hot {
     slot* s = &cache[index(space, w0, w1, key.size())];
     const slot entry{w0, w1, value, static_cast<std::uint32_t>(key.size()), space};
     const bool in_first = s[0].holds(space, w0, w1, key.size());
-    if (s[1].holds(space, w0, w1, key.size()) || (s[1].n == UINT32_MAX && !in_first)) {
+    if (s[1].holds(space, w0, w1, key.size()) || (s[1].space == 0 && !in_first)) {
       s[1] = entry;
       return;
     }
-    if (!in_first && s[0].n != UINT32_MAX) s[1] = s[0];
+    if (!in_first && s[0].space != 0) s[1] = s[0];
     s[0] = entry;
   }
 };

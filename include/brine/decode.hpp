@@ -19,7 +19,9 @@
 // one returns errc::limit_exceeded with `detail` naming the limit. Nothing is ever allocated from a
 // declared length or an index before the input has proved it holds the bytes.
 //
-// Thread-safety: `decode` and `validate` are reentrant; concurrent calls share nothing.
+// Thread-safety: `decode` and `validate` are reentrant; concurrent calls share nothing. (Decodes
+// on one thread reuse that thread's decode-time tables, one decode after another; memory kept per
+// thread is described at brine::release_retained_memory, brine/document.hpp.)
 #pragma once
 
 #include <cstddef>
