@@ -36,38 +36,39 @@ class thread_scratch {
   // (another thread_local, maybe destroyed first): they are under its 1 MiB threshold.
   static_assert(kept_entries * sizeof(std::uint32_t) < detail::retain_min_bytes);
 
-  thread_scratch() : scratch_(busy_ ? fresh_ : shared()), leased_(!busy_) {
-    if (leased_) busy_ = true;
-  }
+  thread_scratch() : t_(this_thread()), leased_(!t_.busy) { t_.busy = true; }
   ~thread_scratch() {
     if (!leased_) return;
-    auto& s = shared();
+    auto& s = t_.scratch;
     if (s.stack.capacity() > kept_entries || s.dense.capacity() > kept_entries ||
         s.capacity.capacity() > kept_entries || s.marks.capacity() > kept_entries)
       s = detail::decode_scratch();
     else
       s.reset();
-    busy_ = false;
+    t_.busy = false;
   }
   thread_scratch(const thread_scratch&) = delete;
   thread_scratch& operator=(const thread_scratch&) = delete;
 
-  detail::decode_scratch& get() noexcept { return scratch_; }
+  detail::decode_scratch& get() noexcept { return leased_ ? t_.scratch : fresh_; }
   static void release() noexcept {
-    if (!busy_) shared() = detail::decode_scratch();
+    per_thread& t = this_thread();
+    if (!t.busy) t.scratch = detail::decode_scratch();
   }
 
  private:
-  static detail::decode_scratch& shared() {
-    thread_local detail::decode_scratch s;
-    return s;
+  struct per_thread {
+    detail::decode_scratch scratch;
+    bool busy = false;
+  };
+  static per_thread& this_thread() {
+    thread_local per_thread t;
+    return t;
   }
-  static thread_local bool busy_;
-  detail::decode_scratch fresh_;
-  detail::decode_scratch& scratch_;
-  bool leased_;
+  per_thread& t_;
+  const bool leased_;
+  detail::decode_scratch fresh_;  // when the thread's is in use
 };
-thread_local bool thread_scratch::busy_ = false;
 
 result<document> run_decode(std::span<const std::byte> pickle, const decode_options& options,
                             std::shared_ptr<const void> keep_alive) {

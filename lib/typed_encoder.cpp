@@ -38,13 +38,13 @@ class shared_table {
     recent& r = recent_[((reinterpret_cast<std::uintptr_t>(key.data()) ^ key.size()) * 0x9E3779B97F4A7C15ull) >> (64 - recent_bits)];
     if (r.p == key.data() && r.n == key.size() && r.generation == generation_) {
       const slot& s = slots_[r.slot];
-      if (s.len == key.size() + 1 && keys_[s.off] == space && same(keys_.data() + s.off + 1, key)) return &s.value;
+      if (holds(s, space, key)) return &s.value;
     }
     const std::uint64_t h = hash(space, key);
     for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
       const slot& s = slots_[i];
       if (s.len == empty) return nullptr;
-      if (s.hash == h && s.len == key.size() + 1 && keys_[s.off] == space && same(keys_.data() + s.off + 1, key)) {
+      if (s.hash == h && holds(s, space, key)) {
         r = {key.data(), key.size(), generation_, i};
         return &s.value;
       }
@@ -59,7 +59,7 @@ class shared_table {
     for (;; i = (i + 1) & mask_) {
       slot& s = slots_[i];
       if (s.len == empty) break;
-      if (s.hash == h && s.len == key.size() + 1 && keys_[s.off] == space && same(keys_.data() + s.off + 1, key)) {
+      if (s.hash == h && holds(s, space, key)) {
         s.value = value;
         return;
       }
@@ -107,6 +107,10 @@ class shared_table {
     }
     const auto byte = [&](std::size_t i) { return std::uint64_t{static_cast<unsigned char>(p[i])}; };
     return (byte(0) << 16) | (byte(n >> 1) << 8) | byte(n - 1);
+  }
+  // The slot's key is (space, key): the stored bytes are the namespace byte, then the key.
+  bool holds(const slot& s, char space, std::string_view key) const {
+    return s.len == key.size() + 1 && keys_[s.off] == space && same(keys_.data() + s.off + 1, key);
   }
   static bool same(const char* stored, std::string_view key) {
     const std::size_t n = key.size();

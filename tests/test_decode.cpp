@@ -44,15 +44,18 @@ void check_error(const std::string& bytes, errc code, std::uint64_t offset, int 
   CHECK(e.opcode == opcode);
 }
 
-std::string le64(std::uint64_t v) {
-  std::string s(8, '\0');
-  std::memcpy(s.data(), &v, 8);
+// The low `n` bytes of v, little-endian.
+std::string le_bytes(std::uint64_t v, std::size_t n) {
+  std::string s(n, '\0');
+  for (std::size_t k = 0; k < n; ++k) s[k] = static_cast<char>((v >> (8 * k)) & 0xff);
   return s;
 }
-std::string le32(std::uint32_t v) {
-  std::string s(4, '\0');
-  std::memcpy(s.data(), &v, 4);
-  return s;
+std::string le64(std::uint64_t v) { return le_bytes(v, 8); }
+
+// LONG1 of the low `width` (1-8) bytes of `bits`, and the value it reads as (two's complement).
+std::pair<std::string, std::int64_t> long1(std::uint64_t bits, unsigned width) {
+  const unsigned shift = 64 - 8 * width;
+  return {"\x8a"s + static_cast<char>(width) + le_bytes(bits, width), static_cast<std::int64_t>(bits << shift) >> shift};
 }
 
 }  // namespace
@@ -184,15 +187,12 @@ TEST_CASE("runs of floats, ints and strs: every length, broken anywhere") {
     if (form == 1) return {"M"s + static_cast<char>(0x34) + static_cast<char>(0x12), 0x1234};
     if (form == 2) return {"J\xfe\xff\xff\xff"s, -2};
     const int width = form - 2;  // 1..8
-    std::string b = "\x8a"s + static_cast<char>(width);
-    std::uint64_t v = 0;
+    std::uint64_t bits = 0;
     for (int k = 0; k < width; ++k) {
       const unsigned byte = k + 1 < width ? ((u + 3 * static_cast<unsigned>(k)) & 0xff) : (i % 2 != 0 ? 0xc1u : 0x41u);
-      b += static_cast<char>(byte);
-      v |= std::uint64_t{byte} << (8 * k);
+      bits |= std::uint64_t{byte} << (8 * k);
     }
-    const unsigned shift = 64 - 8 * static_cast<unsigned>(width);
-    return {b, static_cast<std::int64_t>(v << shift) >> shift};
+    return long1(bits, static_cast<unsigned>(width));
   };
   const auto item_bytes = [&](char kind, int i) {
     std::string b;
@@ -203,9 +203,7 @@ TEST_CASE("runs of floats, ints and strs: every length, broken anywhere") {
       b = "G";
       for (int k = 7; k >= 0; --k) b += static_cast<char>((u >> (8 * k)) & 0xff);
     } else if (kind == 'i') {  // LONG1 of 6 bytes: i + 2^40
-      const std::uint64_t u = (std::uint64_t{1} << 40) + static_cast<std::uint64_t>(i);
-      b = "\x8a\x06";
-      for (int k = 0; k < 6; ++k) b += static_cast<char>((u >> (8 * k)) & 0xff);
+      b = long1((std::uint64_t{1} << 40) + static_cast<std::uint64_t>(i), 6).first;
     } else if (kind == 'm') {  // ints of every width: BININT1, BININT2, BININT, LONG1 of 1-8 bytes
       return mixed_int(i).first;
     } else {  // SHORT_BINUNICODE "s<i>" + MEMOIZE
@@ -274,13 +272,9 @@ TEST_CASE("a run of ints of every width across frames of every size") {
       items.push_back({"M"s + static_cast<char>(i & 0xff) + static_cast<char>(0x80), 0x8000 | (i & 0xff)});
     } else if (form == 2) {
       const auto v = static_cast<std::int32_t>(u);
-      items.push_back({"J"s + le32(static_cast<std::uint32_t>(v)), v});
+      items.push_back({"J"s + le_bytes(static_cast<std::uint32_t>(v), 4), v});
     } else {  // LONG1 of 1 to 8 bytes
-      const unsigned width = 1 + static_cast<unsigned>(i / 5) % 8;
-      std::string b = "\x8a"s + static_cast<char>(width);
-      for (unsigned k = 0; k < width; ++k) b += static_cast<char>((u >> (8 * k)) & 0xff);
-      const unsigned shift = 64 - 8 * width;
-      items.push_back({b, static_cast<std::int64_t>(u << shift) >> shift});
+      items.push_back(long1(u, 1 + static_cast<unsigned>(i / 5) % 8));
     }
   }
   for (const std::size_t per : {1u, 2u, 3u, 7u, 50u, 333u, 3000u}) {
