@@ -19,6 +19,7 @@
 
 #include "brine/encode.hpp"
 #include "brine/opcodes.hpp"
+#include "bulk.hpp"
 #include "compat_tables.hpp"
 #include "pyformat.hpp"
 #include "writer.hpp"
@@ -408,6 +409,8 @@ class pickler {
   // neither (or a container too deep) turns the open containers back into tasks: what is left of
   // each and its closing opcode, then save() of that item.
   static constexpr std::size_t max_inline = 8;
+  // The shortest run of floats handed to the bulk kernel.
+  static constexpr std::size_t bulk_min_run = 16;
   struct inline_frame {
     std::uint32_t id;
     const std::uint32_t* items;
@@ -468,14 +471,19 @@ class pickler {
         // many as the room and the frame take before the next boundary check.
         const std::size_t fit_room = (r.cap - r.pos) / 9;
         const std::size_t fit_frame = r.frame_limit == static_cast<std::size_t>(-1) ? fit_room : (r.frame_limit - r.pos + 8) / 9;
+        // Long runs go to the bulk kernel (lib/bulk.hpp), which reads document nodes only: an
+        // overlay node (id fs.base and up) ends its run, and if it is the first, the loop here
+        // writes it. A dict's one float does not pay for the call.
         const std::size_t n = std::min({stop - next, fit_room, fit_frame});
-        char* at = r.base + r.pos;
-        std::size_t i = 0;
-        do {
-          const node& x = fast_node(fs, its[next + i]);
-          if (x.kind() != node_kind::float64) break;
-          at += put_float(at, x.f);
-        } while (++i < n);
+        std::size_t i = n >= bulk_min_run ? put_float_nodes(r.base + r.pos, its + next, fs.nodes, fs.base, n) : 0;
+        if (i == 0) {
+          char* at = r.base + r.pos;
+          do {
+            const node& x = fast_node(fs, its[next + i]);
+            if (x.kind() != node_kind::float64) break;
+            at += put_float(at, x.f);
+          } while (++i < n);
+        }
         r.pos += 9 * i;
         next += i;
         continue;

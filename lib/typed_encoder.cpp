@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "brine/convert.hpp"
+#include "bulk.hpp"
 #include "compat_tables.hpp"
 #include "pyformat.hpp"
 #include "writer.hpp"
@@ -346,7 +347,18 @@ void typed_encoder::floats(std::span<const double> items) {
     }
     return;
   }
-  raw_items(w_.w_, items.size(), 9, [&](char* at, std::size_t i) { return detail::put_float(at, items[i]); });
+  // As raw_items, a run at a time: every item that starts below the limit, by the bulk kernel.
+  auto& w = w_.w_;
+  auto r = w.raw_begin();
+  for (std::size_t i = 0, n = items.size(); i < n;) {
+    w.raw_settle(r, 9, 9 * (n - i));  // a sink's refusal is remembered for finish()
+    const std::size_t limit = r.fast_limit(9);
+    const std::size_t k = std::min(n - i, limit > r.pos ? (limit - r.pos + 8) / 9 : std::size_t{1});
+    detail::put_floats(r.base + r.pos, items.data() + i, k);
+    r.pos += 9 * k;
+    i += k;
+  }
+  w.raw_end(r);
 }
 
 namespace {

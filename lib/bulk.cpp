@@ -1,0 +1,181 @@
+// lib/bulk.cpp — runs of BINFLOAT, many at a time (lib/bulk.hpp).
+//
+// A BINFLOAT is 'G' and the double's 8 bytes big-endian: 9 bytes an item, so no two items of a run
+// start at the same offset within a 64-byte line. The scalar kernel makes two stores an item (the
+// opcode byte, then the byte-swapped value). The AVX-512 VBMI kernel takes 8 doubles (64 bytes),
+// and one byte permutation (vpermb) puts each output byte of the first 64 where it goes, the
+// opcode bytes blended in by a mask; the last 8 bytes (the 8th item's value) are one more store.
+// On the machine this was written on (AMD EPYC, Zen 5) that writes 1M floats into a warm 9 MB
+// buffer in 0.19 ms against 0.35 ms for the scalar loop, a memcpy of the same 9 MB taking 0.16 ms.
+//
+// The vector kernel is compiled for its instruction set only (a target attribute), and chosen at
+// run time when the CPU and the OS support it (__builtin_cpu_supports checks both), so brine
+// itself needs nothing beyond x86-64's baseline and runs the same bytes everywhere.
+#include "bulk.hpp"
+
+#include <cstddef>
+#include <cstring>
+
+#include "brine/detail/output.hpp"
+
+#if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
+#define BRINE_BULK_X86 1
+#include <immintrin.h>
+// GCC 12's AVX-512 headers start results from _mm512_undefined_*(), which it then reports as
+// maybe uninitialized (a known false positive of those headers), and without optimization their
+// gather macros pass a mask of 0xFF through a plain char (-Wsign-conversion in the header's code).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wsign-conversion"
+#endif
+#else
+#define BRINE_BULK_X86 0
+#endif
+
+namespace brine::detail {
+namespace {
+
+void floats_scalar(char* out, const double* in, std::size_t n) noexcept {
+  for (std::size_t i = 0; i < n; ++i) out += put_float(out, in[i]);
+}
+
+std::size_t float_nodes_scalar(char* out, const std::uint32_t* ids, const node* nodes, std::uint32_t limit,
+                               std::size_t n) noexcept {
+  std::size_t i = 0;
+  for (; i < n; ++i) {
+    const std::uint32_t id = ids[i];
+    if (id >= limit || nodes[id].kind() != node_kind::float64) break;
+    out += put_float(out, nodes[id].f);
+  }
+  return i;
+}
+
+#if BRINE_BULK_X86
+#define BRINE_VBMI [[gnu::target("avx512f,avx512bw,avx512vl,avx512vbmi")]]
+
+// Output byte j (0..71) of 8 items is item j / 9's byte j % 9: the opcode when that is 0, else
+// the value's byte 8 - j % 9 (big-endian), which is byte 8 * (j / 9) + 8 - j % 9 of the 64 loaded.
+// `first` permutes for output bytes 0..63 (opcode positions: anything), `last` for bytes 64..71
+// (the 8th item's bytes 1..8) in its low 8 bytes; `opcodes` has bit j set where j % 9 == 0.
+struct vbmi_tables {
+  alignas(64) unsigned char first[64];
+  alignas(64) unsigned char last[64];
+  std::uint64_t opcodes;
+};
+constexpr vbmi_tables make_vbmi_tables() {
+  vbmi_tables t{};
+  for (unsigned j = 0; j < 64; ++j) {
+    const unsigned item = j / 9, at = j % 9;
+    t.first[j] = static_cast<unsigned char>(at == 0 ? 0 : 8 * item + 8 - at);
+    if (at == 0) t.opcodes |= std::uint64_t{1} << j;
+  }
+  for (unsigned j = 0; j < 8; ++j) t.last[j] = static_cast<unsigned char>(63 - j);
+  return t;
+}
+constexpr vbmi_tables vbmi = make_vbmi_tables();
+
+// 8 doubles (as 64 bytes) to their 72 output bytes at out.
+struct vbmi_state {
+  __m512i first, last, opcode;
+  __mmask64 opcodes;
+};
+BRINE_VBMI inline vbmi_state vbmi_begin() noexcept {
+  return {_mm512_load_si512(vbmi.first), _mm512_load_si512(vbmi.last), _mm512_set1_epi8(static_cast<char>(op::BINFLOAT)),
+          _cvtu64_mask64(vbmi.opcodes)};
+}
+BRINE_VBMI inline void store8(char* out, __m512i values, const vbmi_state& t) noexcept {
+  _mm512_storeu_si512(out, _mm512_mask_mov_epi8(_mm512_permutexvar_epi8(t.first, values), t.opcodes, t.opcode));
+  _mm_storel_epi64(reinterpret_cast<__m128i*>(out + 64), _mm512_castsi512_si128(_mm512_permutexvar_epi8(t.last, values)));
+}
+
+BRINE_VBMI void floats_vbmi(char* out, const double* in, std::size_t n) noexcept {
+  const vbmi_state t = vbmi_begin();
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8, out += 72) store8(out, _mm512_loadu_si512(in + i), t);
+  floats_scalar(out, in + i, n - i);
+}
+
+BRINE_VBMI std::size_t float_nodes_vbmi(char* out, const std::uint32_t* ids, const node* nodes, std::uint32_t limit,
+                                        std::size_t n) noexcept {
+  static_assert(sizeof(node) == 16 && offsetof(node, f) == 8);
+  const vbmi_state t = vbmi_begin();
+  const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m512i even = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);  // heads of 8 nodes in two registers
+  const __m512i odd = _mm512_setr_epi64(1, 3, 5, 7, 9, 11, 13, 15);   // their values
+  const __m512i kind_mask = _mm512_set1_epi64(0xff);
+  const __m512i float_kind = _mm512_set1_epi64(static_cast<long long>(node_kind::float64));
+  if (limit == 0) return 0;
+  const __m256i top = _mm256_set1_epi32(static_cast<int>(limit - 1));
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ids + i));
+    // Every id below the limit (unsigned): the nodes may be read.
+    if (_mm256_cmpgt_epu32_mask(v, top) != 0) break;
+    __m512i heads, values;
+    const std::uint32_t first = ids[i];
+    if (_mm256_cmpneq_epi32_mask(v, _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(first)), iota)) == 0) {
+      // Consecutive nodes (a list's fresh items): two plain loads.
+      const __m512i a = _mm512_loadu_si512(nodes + first);
+      const __m512i b = _mm512_loadu_si512(nodes + first + 4);
+      heads = _mm512_permutex2var_epi64(a, even, b);
+      values = _mm512_permutex2var_epi64(a, odd, b);
+    } else {
+      // Any 8 nodes: gathered by 64-bit word index (2 words a node; ids reach 2^32).
+      const __m512i word = _mm512_slli_epi64(_mm512_cvtepu32_epi64(v), 1);
+      heads = _mm512_i64gather_epi64(word, nodes, 8);
+      values = _mm512_i64gather_epi64(_mm512_add_epi64(word, _mm512_set1_epi64(1)), nodes, 8);
+    }
+    if (_mm512_cmpneq_epi64_mask(_mm512_and_si512(heads, kind_mask), float_kind) != 0) break;
+    store8(out + 9 * i, values, t);
+  }
+  return i + float_nodes_scalar(out + 9 * i, ids + i, nodes, limit, n - i);
+}
+
+bulk_kernel detect() noexcept {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+      __builtin_cpu_supports("avx512vbmi"))
+    return bulk_kernel::vbmi;
+  return bulk_kernel::scalar;
+}
+#else
+bulk_kernel detect() noexcept { return bulk_kernel::scalar; }
+#endif
+
+}  // namespace
+
+bulk_kernel chosen_bulk_kernel() noexcept {
+  static const bulk_kernel k = detect();
+  return k;
+}
+
+bool bulk_kernel_available(bulk_kernel k) noexcept {
+  return k == bulk_kernel::scalar || chosen_bulk_kernel() == k;
+}
+
+void put_floats_with(bulk_kernel k, char* out, const double* in, std::size_t n) noexcept {
+#if BRINE_BULK_X86
+  if (k == bulk_kernel::vbmi) return floats_vbmi(out, in, n);
+#endif
+  (void)k;
+  floats_scalar(out, in, n);
+}
+
+void put_floats(char* out, const double* in, std::size_t n) noexcept { put_floats_with(chosen_bulk_kernel(), out, in, n); }
+
+std::size_t put_float_nodes_with(bulk_kernel k, char* out, const std::uint32_t* ids, const node* nodes,
+                                 std::uint32_t limit, std::size_t n) noexcept {
+#if BRINE_BULK_X86
+  if (k == bulk_kernel::vbmi) return float_nodes_vbmi(out, ids, nodes, limit, n);
+#endif
+  (void)k;
+  return float_nodes_scalar(out, ids, nodes, limit, n);
+}
+
+std::size_t put_float_nodes(char* out, const std::uint32_t* ids, const node* nodes, std::uint32_t limit,
+                            std::size_t n) noexcept {
+  return put_float_nodes_with(chosen_bulk_kernel(), out, ids, nodes, limit, n);
+}
+
+}  // namespace brine::detail

@@ -1,0 +1,163 @@
+// tests/test_bulk.cpp — lib/bulk.hpp: every kernel this machine can run writes exactly what
+// put_float writes, item after item, and not a byte outside it.
+//
+// The vector kernel is only run where the CPU has it; the test says which kernels it ran, so a
+// log from a machine without AVX-512 VBMI shows that only the scalar one was checked there.
+#include "bulk.hpp"
+
+#include <doctest/doctest.h>
+
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "brine/detail/output.hpp"
+
+using namespace brine::detail;
+
+namespace {
+
+std::vector<bulk_kernel> kernels() {
+  std::vector<bulk_kernel> out;
+  for (const bulk_kernel k : {bulk_kernel::scalar, bulk_kernel::vbmi})
+    if (bulk_kernel_available(k)) out.push_back(k);
+  return out;
+}
+
+std::string kernel_name(bulk_kernel k) { return k == bulk_kernel::vbmi ? "vbmi" : "scalar"; }
+
+// Doubles whose bytes differ everywhere (so a byte put in the wrong place shows), and the values
+// with special bit patterns.
+std::vector<double> sample_doubles(std::size_t n) {
+  const double specials[] = {0.0,
+                             -0.0,
+                             1.0,
+                             -1.5,
+                             std::numeric_limits<double>::infinity(),
+                             -std::numeric_limits<double>::infinity(),
+                             std::numeric_limits<double>::quiet_NaN(),
+                             std::bit_cast<double>(std::uint64_t{0x7ff0000000000001}),  // signalling NaN
+                             std::numeric_limits<double>::denorm_min(),
+                             std::numeric_limits<double>::max(),
+                             std::numeric_limits<double>::lowest(),
+                             1e-300};
+  std::vector<double> v;
+  std::uint64_t x = 0x0123456789abcdefull;
+  for (std::size_t i = 0; i < n; ++i) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    v.push_back(i % 5 == 4 ? specials[(i / 5) % std::size(specials)] : std::bit_cast<double>(x >> 1));
+  }
+  return v;
+}
+
+std::string expected(const std::vector<double>& v, std::size_t from, std::size_t n) {
+  std::string out(9 * n, '\0');
+  for (std::size_t i = 0; i < n; ++i) put_float(out.data() + 9 * i, v[from + i]);
+  return out;
+}
+
+// A buffer with 64 guard bytes on each side of `n` items' room.
+struct guarded {
+  explicit guarded(std::size_t n) : bytes(9 * n + 128, '\x5a'), size(9 * n) {}
+  char* out() { return bytes.data() + 64; }
+  std::string written() const { return bytes.substr(64, size); }
+  bool guards_intact() const {
+    return bytes.find_first_not_of('\x5a', 0) >= 64 && bytes.find_first_not_of('\x5a', 64 + size) == std::string::npos;
+  }
+  std::string bytes;
+  std::size_t size;
+};
+
+}  // namespace
+
+TEST_CASE("put_floats: every kernel writes put_float's bytes for every length, and nothing else") {
+  const std::vector<double> v = sample_doubles(300);
+  for (const bulk_kernel k : kernels()) {
+    CAPTURE(kernel_name(k));
+    MESSAGE("kernel run: " << kernel_name(k));
+    for (const std::size_t from : {std::size_t{0}, std::size_t{1}, std::size_t{3}}) {  // unaligned input too
+      for (std::size_t n = 0; n + from <= v.size(); n += (n < 40 ? 1 : 37)) {
+        CAPTURE(from);
+        CAPTURE(n);
+        guarded g(n);
+        put_floats_with(k, g.out(), v.data() + from, n);
+        CHECK(g.written() == expected(v, from, n));
+        CHECK(g.guards_intact());
+      }
+    }
+  }
+}
+
+TEST_CASE("put_floats: the chosen kernel is one this machine runs") {
+  CHECK(bulk_kernel_available(chosen_bulk_kernel()));
+  const std::vector<double> v = sample_doubles(1000);
+  guarded g(v.size());
+  put_floats(g.out(), v.data(), v.size());
+  CHECK(g.written() == expected(v, 0, v.size()));
+  CHECK(g.guards_intact());
+}
+
+TEST_CASE("put_float_nodes: consecutive and scattered ids, stopping at a non-float or an id past the limit") {
+  const std::vector<double> v = sample_doubles(200);
+  // Nodes 0..199 hold v; node 200 is an int, 201 a None; the limit is 202.
+  std::vector<node> nodes(202);
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    nodes[i].head = make_head(node_kind::float64, 0, 1000 + 9 * i);
+    nodes[i].f = v[i];
+  }
+  nodes[200].head = make_head(node_kind::int64, 0, 0);
+  nodes[200].i = 7;
+  nodes[201].head = make_head(node_kind::none, 0, 0);
+  nodes[201].i = 0;
+  const auto limit = static_cast<std::uint32_t>(nodes.size());
+
+  const auto values_of = [&](const std::vector<std::uint32_t>& ids, std::size_t n) {
+    std::string out(9 * n, '\0');
+    for (std::size_t i = 0; i < n; ++i) put_float(out.data() + 9 * i, v[ids[i]]);
+    return out;
+  };
+
+  for (const bulk_kernel k : kernels()) {
+    CAPTURE(kernel_name(k));
+    MESSAGE("kernel run: " << kernel_name(k));
+    std::vector<std::uint32_t> consecutive(150), scattered(150), repeated(150);
+    for (std::uint32_t i = 0; i < 150; ++i) {
+      consecutive[i] = 20 + i;
+      scattered[i] = (i * 37 + 11) % 200;
+      repeated[i] = (i / 3) % 5;  // the same float node several times over (a shared float)
+    }
+    for (const auto* ids : {&consecutive, &scattered, &repeated}) {
+      for (std::size_t n = 0; n <= ids->size(); n += (n < 40 ? 1 : 23)) {
+        CAPTURE(n);
+        guarded g(n);
+        CHECK(put_float_nodes_with(k, g.out(), ids->data(), nodes.data(), limit, n) == n);
+        CHECK(g.written() == values_of(*ids, n));
+        CHECK(g.guards_intact());
+      }
+    }
+    // A run ends before a non-float node or an id at or past the limit, wherever it is.
+    for (const std::uint32_t stopper : {200u, 201u, limit, limit + 5, 0xffffffffu}) {
+      for (std::size_t at = 0; at < 40; ++at) {
+        CAPTURE(stopper);
+        CAPTURE(at);
+        std::vector<std::uint32_t> ids = consecutive;
+        if (at % 2 == 1) ids = scattered;
+        ids[at] = stopper;
+        guarded g(ids.size());
+        CHECK(put_float_nodes_with(k, g.out(), ids.data(), nodes.data(), limit, ids.size()) == at);
+        CHECK(g.written().substr(0, 9 * at) == values_of(ids, at));
+        // Nothing is written for the items from the stopper on.
+        CHECK(g.written().find_first_not_of('\x5a', 9 * at) == std::string::npos);
+        CHECK(g.guards_intact());
+      }
+    }
+    // A limit of 0 reads no node.
+    guarded g(8);
+    CHECK(put_float_nodes_with(k, g.out(), consecutive.data(), nodes.data(), 0, 8) == 0);
+    CHECK(g.guards_intact());
+  }
+}
