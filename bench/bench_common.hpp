@@ -6,12 +6,12 @@
 // against the facts first, and exits 1 without timing anything when a check fails.
 //
 // Timing: each sample reads the wall clock (what a caller waits) and this thread's CPU clock (what
-// the work costs; other processes taking the CPU away do not count). Operations shorter than 1 ms
-// are repeated within a sample (the repetition count is calibrated once, then fixed) and reported
-// per operation. Results of timed operations are kept until the clock stops and destroyed after
-// it, as bench_cpython.py does with CPython's objects, with the same 1 ms rule: an operation of a
-// millisecond or more is one to a sample on both sides, so both keep one result alive at a time
-// (bench/README.md, "Reading the tables").
+// the work costs; other processes taking the CPU away do not count). Operations shorter than
+// 0.1 ms are repeated within a sample (the repetition count is calibrated once, then fixed) and
+// reported per operation. Results of timed operations are kept until the clock stops and destroyed
+// after it, as bench_cpython.py does with CPython's objects, with the same 0.1 ms rule: an
+// operation of 0.1 ms or more is one to a sample on both sides, so both keep one result alive at a
+// time (bench/README.md, "Reading the tables").
 #pragma once
 
 #include <time.h>
@@ -217,7 +217,7 @@ inline std::int64_t median_of(std::vector<std::int64_t> v) {
 
 /// `run(reps)` performs the operation `reps` times and returns the sample of the timed part.
 /// `reps` is chosen once so that a sample lasts at least `min_sample_ns` (1 for long operations).
-inline timing time_op(int runs, const std::function<sample(int)>& run, std::int64_t min_sample_ns = 1'000'000) {
+inline timing time_op(int runs, const std::function<sample(int)>& run, std::int64_t min_sample_ns = 100'000) {
   int reps = 1;
   for (;;) {
     const sample s = run(reps);  // also the warm-up

@@ -11,7 +11,7 @@ pickle per object, loaded or dumped one after the other as one operation):
     the deep checks are bench_decode's);
   * time pickle.loads with the garbage collector enabled (CPython's default, the primary figure:
     the collector runs during a large loads) and disabled, and pickle.dumps(obj, 5). Each sample
-    starts after gc.collect(); operations shorter than 1 ms are repeated within a sample (the
+    starts after gc.collect(); operations shorter than 0.1 ms are repeated within a sample (the
     count calibrated once) and reported per operation; results are kept until the clock stops and
     freed after it (bench_decode and bench_encode do the same). Two clocks, as in the C++
     benchmarks: wall (perf_counter_ns) and this thread's CPU time (thread_time_ns);
@@ -40,7 +40,7 @@ import time
 import tracemalloc
 
 WORKLOADS_FILE = "stamp"
-MIN_SAMPLE_NS = 1_000_000  # bench_common.hpp has the same; bench/README.md says why 1 ms
+MIN_SAMPLE_NS = 100_000  # bench_common.hpp has the same; bench/README.md says why 0.1 ms
 
 
 def read_facts(path):

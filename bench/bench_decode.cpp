@@ -15,7 +15,7 @@
 //      exits 1 without timing anything.
 //   2. time: N samples each of brine::decode, a reused brine::decoder, brine::validate and a memcpy
 //      of the pickle (the floor for any decoder that touches every byte); operations shorter than
-//      1 ms are repeated within a sample. Documents made by a timed decode are destroyed after the
+//      0.1 ms are repeated within a sample. Documents made by a timed decode are destroyed after the
 //      clock stops, as CPython's objects are in bench_cpython.py.
 //   3. memory: document::memory_bytes() (what the documents keep; the borrowed pickle is not
 //      counted) and the heap's peak growth during one decode (heap_meter.cpp).

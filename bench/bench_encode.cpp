@@ -10,7 +10,7 @@
 //   2. verify: encode(document) and pickle(typed value) must equal W.pickle byte for byte (every
 //      workload here is plain data, for which brine claims byte identity with CPython 3.8-3.14);
 //      any difference prints its offset and the program exits 1 without timing anything;
-//   3. time: N samples of each path (operations shorter than 1 ms repeated within a sample; the
+//   3. time: N samples of each path (operations shorter than 0.1 ms repeated within a sample; the
 //      pickles made are freed after the clock stops);
 //   4. memory: the heap's peak growth during one encode of each path (heap_meter.cpp).
 //
