@@ -16,20 +16,22 @@ namespace brine::detail {
 
 #if defined(__linux__) && (defined(MADV_HUGEPAGE) || defined(MADV_POPULATE_WRITE))
 namespace {
-// madvise over the whole `align`-sized blocks inside [p, p + bytes). Advice only: a kernel
-// without the feature says EINVAL, and nothing changes.
-void advise_inside(void* p, std::size_t bytes, std::uintptr_t align, int advice) noexcept {
+// The whole `align`-sized blocks inside [p, p + bytes): [first, last), empty when first >= last.
+// Advice is given for those only; a kernel without the feature says EINVAL, and nothing changes.
+struct blocks {
+  std::uintptr_t first, last;
+};
+blocks blocks_inside(const void* p, std::size_t bytes, std::uintptr_t align) noexcept {
   const auto begin = reinterpret_cast<std::uintptr_t>(p);
-  const std::uintptr_t first = (begin + align - 1) & ~(align - 1);
-  const std::uintptr_t last = (begin + bytes) & ~(align - 1);
-  if (first < last) (void)madvise(reinterpret_cast<void*>(first), last - first, advice);
+  return {(begin + align - 1) & ~(align - 1), (begin + bytes) & ~(align - 1)};
 }
 }  // namespace
 #endif
 
 void advise_huge_pages(void* p, std::size_t bytes) noexcept {
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
-  advise_inside(p, bytes, std::uintptr_t{2} << 20, MADV_HUGEPAGE);
+  const blocks b = blocks_inside(p, bytes, std::uintptr_t{2} << 20);
+  if (b.first < b.last) (void)madvise(reinterpret_cast<void*>(b.first), b.last - b.first, MADV_HUGEPAGE);
 #else
   (void)p;
   (void)bytes;
@@ -45,10 +47,9 @@ void prefault_for_writing(void* p, std::size_t bytes) noexcept {
   // from that page on.
   constexpr std::uintptr_t page = 4096;
   constexpr std::size_t stretch = 4096;  // pages a mincore call looks at
-  const auto begin = (reinterpret_cast<std::uintptr_t>(p) + page - 1) & ~(page - 1);
-  const auto end = (reinterpret_cast<std::uintptr_t>(p) + bytes) & ~(page - 1);
+  const blocks b = blocks_inside(p, bytes, page);
   std::array<unsigned char, stretch> resident;
-  for (std::uintptr_t at = begin; at < end;) {
+  for (std::uintptr_t at = b.first, end = b.last; at < end;) {
     const std::size_t pages = std::min<std::size_t>(stretch, (end - at) / page);
     std::size_t first_missing = 0;
     if (mincore(reinterpret_cast<void*>(at), pages * page, resident.data()) == 0)

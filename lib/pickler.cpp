@@ -469,12 +469,10 @@ class pickler {
       if (item.kind() == node_kind::float64) {
         // A run of floats (a list of floats, most likely): BINFLOATs in a loop of their own, as
         // many as the room and the frame take before the next boundary check.
-        const std::size_t fit_room = (r.cap - r.pos) / 9;
-        const std::size_t fit_frame = r.frame_limit == static_cast<std::size_t>(-1) ? fit_room : (r.frame_limit - r.pos + 8) / 9;
         // Long runs go to the bulk kernel (lib/bulk.hpp), which reads document nodes only: an
         // overlay node (id fs.base and up) ends its run, and if it is the first, the loop here
         // writes it. A dict's one float does not pay for the call.
-        const std::size_t n = std::min({stop - next, fit_room, fit_frame});
+        const std::size_t n = std::min(stop - next, r.fitting(9));
         std::size_t i = n >= bulk_min_run ? put_float_nodes(r.base + r.pos, its + next, fs.nodes, fs.base, n) : 0;
         if (i == 0) {
           char* at = r.base + r.pos;

@@ -308,6 +308,22 @@ void raw_items(detail::writer& w, std::size_t n, std::size_t max, Write&& write)
   w.raw_end(r);
 }
 
+// raw_items for `n` items of exactly `size` bytes, a run at a time: after the boundary check,
+// write(at, i, k) stores items i..i+k-1, every one that starts below the limit (at least one,
+// which raw_settle made room for).
+template <class Write>
+void raw_runs(detail::writer& w, std::size_t n, std::size_t size, Write&& write) {
+  auto r = w.raw_begin();
+  for (std::size_t i = 0; i < n;) {
+    w.raw_settle(r, size, size * (n - i));  // a sink's refusal is remembered for finish()
+    const std::size_t k = std::min(n - i, std::max<std::size_t>(r.fitting(size), 1));
+    write(r.base + r.pos, i, k);
+    r.pos += size * k;
+    i += k;
+  }
+  w.raw_end(r);
+}
+
 // A short str that is not a singleton, at protocol 4+: SHORT_BINUNICODE and MEMOIZE (n + 3 bytes).
 [[gnu::always_inline]] inline std::size_t raw_short_str(char* at, const char* p, std::size_t n) {
   at[0] = static_cast<char>(op::SHORT_BINUNICODE);
@@ -347,18 +363,7 @@ void typed_encoder::floats(std::span<const double> items) {
     }
     return;
   }
-  // As raw_items, a run at a time: every item that starts below the limit, by the bulk kernel.
-  auto& w = w_.w_;
-  auto r = w.raw_begin();
-  for (std::size_t i = 0, n = items.size(); i < n;) {
-    w.raw_settle(r, 9, 9 * (n - i));  // a sink's refusal is remembered for finish()
-    const std::size_t limit = r.fast_limit(9);
-    const std::size_t k = std::min(n - i, limit > r.pos ? (limit - r.pos + 8) / 9 : std::size_t{1});
-    detail::put_floats(r.base + r.pos, items.data() + i, k);
-    r.pos += 9 * k;
-    i += k;
-  }
-  w.raw_end(r);
+  raw_runs(w_.w_, items.size(), 9, [&](char* at, std::size_t i, std::size_t k) { detail::put_floats(at, items.data() + i, k); });
 }
 
 namespace {

@@ -134,6 +134,12 @@ class writer : public output_cursor {
     [[gnu::always_inline]] std::size_t fast_limit(std::size_t max) const {
       return std::min(frame_limit, cap >= max ? cap - max + 1 : 0);
     }
+    /// How many opcodes of exactly `size` bytes, written one after the other from pos, start below
+    /// fast_limit(size): a run written without checks between its items.
+    [[gnu::always_inline]] std::size_t fitting(std::size_t size) const {
+      const std::size_t limit = fast_limit(size);
+      return limit > pos ? (limit - pos + size - 1) / size : 0;
+    }
   };
   raw_state raw_begin() {
     if (frame_pending) open_frame();

@@ -21,7 +21,6 @@ Known failures: none (KNOWN is empty). `y_obj_state_setter` was one until brine 
 `state_setter(obj, state)`, a REDUCE whose result is POPped, as an operation on `obj`.
 """
 import argparse
-import glob
 import os
 import pickle
 import subprocess
@@ -31,6 +30,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 CONFORMANCE = os.path.normpath(os.path.join(HERE, "..", "..", "conformance"))
 sys.path.insert(0, CONFORMANCE)
+from corpus_files import corpus_files  # noqa: E402  (beside this script)
 
 class PersistentId:
     """An inert stand-in for what persistent_load would return; pickles back to its id."""
@@ -102,12 +102,7 @@ def main():
     for attr in dir(gen_cases):
         if not attr.startswith("__"):
             setattr(__main__, attr, getattr(gen_cases, attr))
-    files = sorted(glob.glob(os.path.join(args.corpus, "**", "*.pkl"), recursive=True))
-    # The sanitizer build checks every Nth pickle (tools/CMakeLists.txt); the release build, all.
-    stride = int(os.environ.get("BRINE_CORPUS_STRIDE", "1"))
-    if stride > 1:
-        print("every %dth corpus pickle (BRINE_CORPUS_STRIDE=%d): %d of %d" % (stride, stride, len(files[::stride]), len(files)))
-        files = files[::stride]
+    files = corpus_files(args.corpus)
     counts = dict(files=len(files), loaded=0, equal=0, plain=0, identical=0, skipped=0)
     failures = []
     known_seen = set()

@@ -14,7 +14,6 @@ python3.11 found on PATH or through pyenv, and exits 77 (skipped) when there is 
 Exit status 1 on any mismatch; the count compared is printed.
 """
 import argparse
-import glob
 import io
 import os
 import pickletools
@@ -25,6 +24,8 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 CORPUS = os.path.normpath(os.path.join(HERE, "..", "..", "conformance", "corpus"))
 SKIP = 77
+
+from corpus_files import corpus_files  # noqa: E402  (beside this script)
 
 
 def find_python311():
@@ -79,12 +80,7 @@ def main():
         env = dict(os.environ, BRINE_DIS_CORPUS_REEXEC="1")
         return subprocess.run([python, os.path.abspath(__file__)] + sys.argv[1:], env=env).returncode
 
-    files = sorted(glob.glob(os.path.join(args.corpus, "**", "*.pkl"), recursive=True))
-    # The sanitizer build checks every Nth pickle (tools/CMakeLists.txt); the release build, all.
-    stride = int(os.environ.get("BRINE_CORPUS_STRIDE", "1"))
-    if stride > 1:
-        print("every %dth corpus pickle (BRINE_CORPUS_STRIDE=%d): %d of %d" % (stride, stride, len(files[::stride]), len(files)))
-        files = files[::stride]
+    files = corpus_files(args.corpus)
     if not files:
         print("no pickles under %s" % args.corpus)
         return 1
