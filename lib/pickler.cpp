@@ -62,9 +62,7 @@ class pickler {
     memo_.assign(base_, 0);
     singleton_memo_.fill(0);
     todo_.reserve(64);
-    // Re-encoding a decoded document gives about as many bytes as it was decoded from.
-    if (self_->root().valid() && self_->root().id() == root && self_->stop_offset() != 0)
-      w_.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(self_->stop_offset() + 64, std::uint64_t{1} << 40)));
+    if (const std::size_t n = size_estimate(root)) w_.reserve(n);
     if (proto_ >= 2) {
       const std::uint8_t p = static_cast<std::uint8_t>(proto_);
       w_.op_arg(op::PROTO, &p, 1);
@@ -88,10 +86,19 @@ class pickler {
     return true;
   }
 
-  std::string& output() { return w_.buffer(); }
+  /// run() into `out` (into its own storage when the size can be estimated: writer::into_string).
+  bool run_into(std::string& out, std::uint32_t root, brine::error& err) {
+    return w_.into_string(out, size_estimate(root), [&] { return run(root, err); });
+  }
   std::size_t total() const { return w_.total(); }
 
  private:
+  // Re-encoding a decoded document gives about as many bytes as it was decoded from; 0: unknown.
+  std::size_t size_estimate(std::uint32_t root) const {
+    if (!self_->root().valid() || self_->root().id() != root || self_->stop_offset() == 0) return 0;
+    return static_cast<std::size_t>(std::min<std::uint64_t>(self_->stop_offset() + 64, std::uint64_t{1} << 40));
+  }
+
   // ---- nodes of the document or the overlay
   const node& nd(std::uint32_t id) const { return id < base_ ? doc_.nodes[id] : ov_.nodes[id - base_]; }
   const document_data& tables(std::uint32_t id) const { return id < base_ ? doc_ : ov_; }
@@ -1105,8 +1112,9 @@ class pickler {
 result<std::string> encode(value root, const encode_options& options) {
   detail::pickler p(root.doc(), options, nullptr);
   brine::error err;
-  if (!p.run(root.id(), err)) return err;
-  return std::move(p.output());
+  std::string out;
+  if (!p.run_into(out, root.id(), err)) return err;
+  return out;
 }
 
 result<std::size_t> encode_to(value root, const byte_sink& sink, const encode_options& options) {

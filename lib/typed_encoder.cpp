@@ -214,7 +214,8 @@ class typed_writer {
   bool hint_done_ = false;
 };
 
-result<std::string> run_typed(const encode_options& options, void (*fn)(typed_encoder&, const void*), const void* arg) {
+result<std::string> run_typed(const encode_options& options, std::size_t size_hint,
+                              void (*fn)(typed_encoder&, const void*), const void* arg) {
   if (options.protocol < 0 || options.protocol > 5) {
     brine::error e;
     e.code = errc::bad_argument;
@@ -222,18 +223,22 @@ result<std::string> run_typed(const encode_options& options, void (*fn)(typed_en
     return e;
   }
   typed_writer tw(options);
-  if (options.protocol >= 2) {
-    const auto p = static_cast<std::uint8_t>(options.protocol);
-    tw.w_.op_arg(op::PROTO, &p, 1);
-    if (options.protocol >= 4) tw.w_.start_framing();
-  }
-  typed_encoder e(tw, tw.w_, tw.hot, options.protocol, options.profile == cpython_profile::cpython_3_15);
-  e.boundary();
-  fn(e, arg);
-  if (tw.failed) return tw.err;
-  tw.w_.op(op::STOP);
-  tw.w_.finish();
-  return std::move(tw.w_.buffer());
+  std::string out;
+  const bool ok = tw.w_.into_string(out, size_hint, [&] {
+    if (options.protocol >= 2) {
+      const auto p = static_cast<std::uint8_t>(options.protocol);
+      tw.w_.op_arg(op::PROTO, &p, 1);
+      if (options.protocol >= 4) tw.w_.start_framing();
+    }
+    typed_encoder e(tw, tw.w_, tw.hot, options.protocol, options.profile == cpython_profile::cpython_3_15);
+    e.boundary();
+    fn(e, arg);
+    if (tw.failed) return false;
+    tw.w_.op(op::STOP);
+    return tw.w_.finish();
+  });
+  if (!ok) return tw.err;
+  return out;
 }
 
 brine::error conversion_error(value found, std::string_view expected) {

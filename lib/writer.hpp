@@ -13,6 +13,11 @@
 // writing it). An output that fits the staging buffer is handed over as it is, without a copy.
 // reserve() sizes the output up front when the caller can estimate it. Payloads of 64 KiB and
 // more go straight to the sink or the output string, one copy.
+//
+// A large pickle whose size can be estimated before it is written (a decoded document encoded
+// again; a typed list of floats) is written into the returned string's own storage instead
+// (into_string(), C++23's resize_and_overwrite through lib/string_fill.hpp): no staging, no copy.
+// If it outgrows the estimate, what follows is staged and appended as above ("spilling").
 #pragma once
 
 #include <algorithm>
@@ -28,6 +33,7 @@
 #include "brine/detail/pod_vector.hpp"
 #include "brine/encode.hpp"
 #include "brine/opcodes.hpp"
+#include "string_fill.hpp"
 
 namespace brine::detail {
 
@@ -171,7 +177,7 @@ class writer : public output_cursor {
   /// Sizes the output for about `n` bytes in all (an estimate; it still grows as needed): a small
   /// one is the staging buffer's next growth, a larger one the output string's capacity.
   void reserve(std::size_t n) {
-    if (sink_ != nullptr) return;
+    if (sink_ != nullptr || direct_) return;
     if (n <= staging_bytes) {
       if (n > static_cast<std::size_t>(end - base)) hint_ = n;
     } else if (n > out_.capacity()) {
@@ -196,6 +202,40 @@ class writer : public output_cursor {
   /// Bytes written so far.
   std::size_t total() const { return total_ + used(); }
 
+  /// Runs `body()` (which writes the whole pickle and calls finish(); false on failure) with the
+  /// output going into `out`: for an estimate of more than the staging buffer's size, into out's
+  /// own storage when the standard library allows (no copy: string_fill.hpp), else as buffer()
+  /// hands it over. Without a sink. Returns body()'s result; `out` is empty when it is false.
+  template <class Body>
+  bool into_string(std::string& out, std::size_t estimate, Body&& body) {
+    if (estimate <= staging_bytes || !string_fill_in_place()) {
+      const bool ok = body();
+      out = ok ? std::move(buffer()) : std::string();
+      return ok;
+    }
+    bool ok = false;
+    fill_string(out, estimate, [&](char* p, std::size_t n) -> std::size_t {
+      attach(p, n);
+      ok = body();
+      const std::size_t kept = direct_ ? used() : kept_;
+      direct_ = false;
+      return ok ? kept : 0;
+    });
+    if (!ok) {
+      out.clear();
+      return false;
+    }
+    if (kept_ != 0) {  // spilled: the rest was staged
+      out.reserve(kept_ + out_.size() + used());
+      out.append(out_);
+      out.append(base, used());
+    }
+    // An estimate far above the result (a text pickle re-encoded in binary) would leave the
+    // difference allocated for the string's lifetime.
+    if (out.capacity() - out.size() > out.capacity() / 4) out.shrink_to_fit();
+    return true;
+  }
+
  private:
   // The largest reserve() that sizes the staging buffer rather than the output string.
   static constexpr std::size_t staging_bytes = 4 * frame_size_target;
@@ -209,6 +249,7 @@ class writer : public output_cursor {
     cur += frame_header_size;  // filled in (or removed) by commit_frame
   }
   void grow(std::size_t n) {
+    if (direct_) return spill(n);
     // Between frames, a full staging buffer of 64 KiB or more moves on instead of growing.
     if (frame_start_ == no_frame && used() >= frame_size_target) {
       flush();  // a sink's refusal is remembered for finish()
@@ -243,6 +284,14 @@ class writer : public output_cursor {
     }
   }
   bool emit(const void* p, std::size_t n) {
+    if (direct_) {
+      if (n <= static_cast<std::size_t>(end - cur)) {
+        if (n != 0) std::memcpy(cur, p, n);
+        cur += n;
+        return true;
+      }
+      spill(0);
+    }
     total_ += n;
     if (sink_ != nullptr) {
       if (!(*sink_)(std::span<const std::byte>(static_cast<const std::byte*>(p), n))) refused_ = true;
@@ -256,14 +305,51 @@ class writer : public output_cursor {
     return true;
   }
   bool flush() {
-    if (cur == base || frame_start_ != no_frame) return true;
+    if (cur == base || frame_start_ != no_frame || direct_) return true;
     const bool ok = emit(base, used());
     cur = base;
     return ok;
   }
   bool flush_if_large() { return used() >= frame_size_target ? flush() : true; }
 
+  // into_string(): writing into the output string's storage, [p, p + n).
+  void attach(char* p, std::size_t n) {
+    if (n >= huge_page_advice_bytes) {
+      advise_huge_pages(p, n);  // as reserve_out() does for the output string
+      prefault_for_writing(p, n);
+    }
+    // What was written before (nothing, or a few opcodes) moves into the region.
+    const std::size_t u = used();
+    if (u != 0) std::memcpy(p, base, u);
+    base = p;
+    cur = p + u;
+    end = p + n;
+    direct_ = true;
+    kept_ = 0;
+  }
+  // The region is full: everything from the open frame on (or nothing, between frames) moves to
+  // the staging buffer, with room for `n` more bytes, and writing goes on there as without
+  // into_string(). The region keeps what was before it (kept_ bytes).
+  void spill(std::size_t n) {
+    const std::size_t keep = frame_start_ != no_frame ? frame_start_ : used();
+    const std::size_t moving = used() - keep;
+    direct_ = false;
+    kept_ = keep;
+    total_ = keep;
+    buf_.resize(std::max({moving + n, staging_bytes, buf_.size()}));
+    if (moving != 0) std::memcpy(buf_.data(), base + keep, moving);
+    base = buf_.data();
+    cur = base + moving;
+    end = base + buf_.size();
+    if (frame_start_ != no_frame) {
+      frame_start_ -= keep;
+      frame_limit -= keep;
+    }
+  }
+
   const byte_sink* sink_;
+  bool direct_ = false;    // into_string(): base..end is the output string's storage
+  std::size_t kept_ = 0;   // into_string(), after spilling: bytes left in the output string
   std::string buf_;  // staging
   std::string out_;  // the output without a sink, once the staging buffer was flushed
   bool framing_ = false;

@@ -479,7 +479,9 @@ template <class T> result<T> from_value(value v);
 // Implementation details below.
 
 namespace detail {
-result<std::string> run_typed(const encode_options& options, void (*fn)(typed_encoder&, const void*), const void* arg);
+// `size_hint`: the pickle's size when known before writing it (pickled_size_hint), else 0.
+result<std::string> run_typed(const encode_options& options, std::size_t size_hint,
+                              void (*fn)(typed_encoder&, const void*), const void* arg);
 brine::error conversion_error(value found, std::string_view expected);
 
 template <class T> struct is_vector_like : std::false_type {};
@@ -529,6 +531,24 @@ template <class K> [[gnu::always_inline]] inline std::string_view key_text(const
     return std::string_view(k, n);
   } else {
     return std::string_view(k);
+  }
+}
+// About the size of the pickle of `v` when it can be told without reading the items (a list of
+// floats: a BINFLOAT of 9 bytes each, plus batches and frames, rounded up), else 0. The encoder
+// then writes a large pickle straight into the returned string (lib/writer.hpp, into_string).
+template <class T> struct is_float_list : std::false_type {};
+template <class T, class A> struct is_float_list<std::vector<T, A>> : std::is_floating_point<T> {};
+template <class T, std::size_t N> struct is_float_list<std::array<T, N>> : std::is_floating_point<T> {};
+template <class U> std::size_t pickled_size_hint(const U& v, int protocol) {
+  if constexpr (is_float_list<U>::value && !has_codec_encode<U>::value) {
+    if (protocol < 1) return 0;  // FLOAT text
+    const std::size_t n = v.size();
+    if (n > (std::size_t{1} << 40) / 16) return 0;
+    return 9 * n + 2 * (n / 1000 + 1) + 9 * (9 * n / 65536 + 2) + 64;
+  } else {
+    (void)v;
+    (void)protocol;
+    return 0;
   }
 }
 }  // namespace detail
@@ -635,7 +655,7 @@ template <class... KV> [[gnu::always_inline]] inline void typed_encoder::dict_of
 
 template <class T> result<std::string> pickle(const T& v, const encode_options& options) {
   return detail::run_typed(
-      options, [](typed_encoder& e, const void* p) { e.value(*static_cast<const T*>(p)); }, &v);
+      options, detail::pickled_size_hint(v, options.protocol), [](typed_encoder& e, const void* p) { e.value(*static_cast<const T*>(p)); }, &v);
 }
 
 template <class T> result<T> from_value(value v) {
