@@ -13,6 +13,7 @@
 // itself needs nothing beyond x86-64's baseline and runs the same bytes everywhere.
 #include "bulk.hpp"
 
+#include <algorithm>
 #include <cstddef>
 #include <cstring>
 
@@ -49,6 +50,27 @@ std::size_t float_nodes_scalar(char* out, const std::uint32_t* ids, const node* 
     out += put_float(out, nodes[id].f);
   }
   return i;
+}
+
+std::size_t float_run_scalar(char* out, const node* nodes, std::size_t n) noexcept {
+  std::size_t i = 0;
+  for (; i < n && nodes[i].kind() == node_kind::float64; ++i) out += put_float(out, nodes[i].f);
+  return i;
+}
+
+// Chunks of 1024 ids, so a list that is not consecutive is given up on early.
+constexpr std::size_t id_chunk = 1024;
+
+bool ids_consecutive_scalar(const std::uint32_t* ids, std::size_t n) noexcept {
+  if (n == 0) return true;
+  const std::uint32_t first = ids[0];
+  for (std::size_t i = 0; i < n;) {
+    const std::size_t end = std::min(n, i + id_chunk);
+    std::uint32_t differs = 0;
+    for (; i < end; ++i) differs |= ids[i] ^ (first + static_cast<std::uint32_t>(i));
+    if (differs != 0) return false;
+  }
+  return true;
 }
 
 #if BRINE_BULK_X86
@@ -132,6 +154,44 @@ BRINE_VBMI std::size_t float_nodes_vbmi(char* out, const std::uint32_t* ids, con
   return i + float_nodes_scalar(out + 9 * i, ids + i, nodes, limit, n - i);
 }
 
+BRINE_VBMI std::size_t float_run_vbmi(char* out, const node* nodes, std::size_t n) noexcept {
+  const vbmi_state t = vbmi_begin();
+  const __m512i even = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
+  const __m512i odd = _mm512_setr_epi64(1, 3, 5, 7, 9, 11, 13, 15);
+  const __m512i kind_mask = _mm512_set1_epi64(0xff);
+  const __m512i float_kind = _mm512_set1_epi64(static_cast<long long>(node_kind::float64));
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m512i a = _mm512_loadu_si512(nodes + i);
+    const __m512i b = _mm512_loadu_si512(nodes + i + 4);
+    const __m512i heads = _mm512_permutex2var_epi64(a, even, b);
+    if (_mm512_cmpneq_epi64_mask(_mm512_and_si512(heads, kind_mask), float_kind) != 0) break;
+    store8(out + 9 * i, _mm512_permutex2var_epi64(a, odd, b), t);
+  }
+  return i + float_run_scalar(out + 9 * i, nodes + i, n - i);
+}
+
+BRINE_VBMI bool ids_consecutive_vbmi(const std::uint32_t* ids, std::size_t n) noexcept {
+  if (n == 0) return true;
+  const __m512i step = _mm512_set1_epi32(16);
+  __m512i expect = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(ids[0])),
+                                    _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+  std::size_t i = 0;
+  while (i + 16 <= n) {
+    const std::size_t end = std::min(n & ~std::size_t{15}, i + id_chunk);
+    __m512i differs = _mm512_setzero_si512();
+    for (; i < end; i += 16) {
+      differs = _mm512_or_si512(differs, _mm512_xor_si512(_mm512_loadu_si512(ids + i), expect));
+      expect = _mm512_add_epi32(expect, step);
+    }
+    if (_mm512_test_epi32_mask(differs, differs) != 0) return false;
+  }
+  const std::uint32_t first = ids[0];
+  std::uint32_t differs = 0;
+  for (; i < n; ++i) differs |= ids[i] ^ (first + static_cast<std::uint32_t>(i));
+  return differs == 0;
+}
+
 bulk_kernel detect() noexcept {
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
@@ -176,6 +236,30 @@ std::size_t put_float_nodes_with(bulk_kernel k, char* out, const std::uint32_t* 
 std::size_t put_float_nodes(char* out, const std::uint32_t* ids, const node* nodes, std::uint32_t limit,
                             std::size_t n) noexcept {
   return put_float_nodes_with(chosen_bulk_kernel(), out, ids, nodes, limit, n);
+}
+
+std::size_t put_float_run_with(bulk_kernel k, char* out, const node* nodes, std::size_t n) noexcept {
+#if BRINE_BULK_X86
+  if (k == bulk_kernel::vbmi) return float_run_vbmi(out, nodes, n);
+#endif
+  (void)k;
+  return float_run_scalar(out, nodes, n);
+}
+
+bool ids_consecutive_with(bulk_kernel k, const std::uint32_t* ids, std::size_t n) noexcept {
+#if BRINE_BULK_X86
+  if (k == bulk_kernel::vbmi) return ids_consecutive_vbmi(ids, n);
+#endif
+  (void)k;
+  return ids_consecutive_scalar(ids, n);
+}
+
+bool ids_consecutive(const std::uint32_t* ids, std::size_t n) noexcept {
+  return ids_consecutive_with(chosen_bulk_kernel(), ids, n);
+}
+
+std::size_t put_float_run(char* out, const node* nodes, std::size_t n) noexcept {
+  return put_float_run_with(chosen_bulk_kernel(), out, nodes, n);
 }
 
 }  // namespace brine::detail

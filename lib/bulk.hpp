@@ -34,4 +34,15 @@ std::size_t put_float_nodes(char* out, const std::uint32_t* ids, const node* nod
 std::size_t put_float_nodes_with(bulk_kernel k, char* out, const std::uint32_t* ids, const node* nodes,
                                  std::uint32_t limit, std::size_t n) noexcept;
 
+/// BINFLOAT for the float nodes nodes[0], nodes[1], ... up to n of them (the items of a list whose
+/// ids are consecutive: flag_dense_items), stopping before the first node that is not a float64.
+/// Returns how many it wrote (9 bytes each, at out). Reads nodes[0..n), never the ids.
+std::size_t put_float_run(char* out, const node* nodes, std::size_t n) noexcept;
+std::size_t put_float_run_with(bulk_kernel k, char* out, const node* nodes, std::size_t n) noexcept;
+
+/// Whether ids[i] == ids[0] + i for every i < n (no wrap-around: ids[0] + n must not exceed
+/// 2^32). The decoder's check for document_data::dense_items.
+bool ids_consecutive(const std::uint32_t* ids, std::size_t n) noexcept;
+bool ids_consecutive_with(bulk_kernel k, const std::uint32_t* ids, std::size_t n) noexcept;
+
 }  // namespace brine::detail

@@ -19,6 +19,7 @@ bool decode_into(std::span<const std::byte> pickle, const decode_options& option
     err = m.error();
     return false;
   }
+  d.mark_dense_items();
   doc.set_root(m.root());
   return true;
 }

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "brine/document.hpp"
+#include "bulk.hpp"
 #include "pyformat.hpp"
 
 namespace brine {
@@ -65,6 +66,7 @@ void document_data::reset() noexcept {
   nodes.clear();
   pool.clear();
   containers.clear();
+  dense_items.clear();
   globals.clear();
   objects.clear();
   buffers.clear();
@@ -74,6 +76,19 @@ void document_data::reset() noexcept {
   protocol = 0;
   stop_offset = 0;
   buffers_used = 0;
+}
+
+void document_data::mark_dense_items() {
+  dense_items.assign((containers.size() + 63) / 64, 0);
+  for (std::size_t k = 0; k < containers.size(); ++k) {
+    const container c = containers[k];
+    if (c.size < dense_items_min) continue;
+    const std::uint32_t* const items = pool.data() + c.start;
+    const std::uint32_t first = items[0];
+    // The last item's id must exist (so first + i never wraps); most containers stop at item 1.
+    if (std::uint64_t{first} + c.size > nodes.size() || items[1] != first + 1) continue;
+    if (ids_consecutive(items, c.size)) dense_items[k / 64] |= std::uint64_t{1} << (k % 64);
+  }
 }
 
 void document_data::shrink() noexcept {

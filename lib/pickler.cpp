@@ -479,8 +479,17 @@ class pickler {
         // Long runs go to the bulk kernel (lib/bulk.hpp), which reads document nodes only: an
         // overlay node (id fs.base and up) ends its run, and if it is the first, the loop here
         // writes it. A dict's one float does not pay for the call.
+        // The items of a dense container (document_data::dense_items: a decoded list of fresh
+        // floats) are read as a run of nodes, without their ids: 16 bytes an item, not 20.
         const std::size_t n = std::min(stop - next, r.fitting(9));
-        std::size_t i = n >= bulk_min_run ? put_float_nodes(r.base + r.pos, its + next, fs.nodes, fs.base, n) : 0;
+        std::size_t i = 0;
+        if (n >= bulk_min_run) {
+          const std::uint32_t owner_id = frames[depth].id;
+          if (owner_id < fs.base && doc_.items_dense(fs.nodes[owner_id].u[0]))
+            i = put_float_run(r.base + r.pos, fs.nodes + its[next], n);
+          else
+            i = put_float_nodes(r.base + r.pos, its + next, fs.nodes, fs.base, n);
+        }
         if (i == 0) {
           char* at = r.base + r.pos;
           do {

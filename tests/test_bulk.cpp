@@ -161,3 +161,68 @@ TEST_CASE("put_float_nodes: consecutive and scattered ids, stopping at a non-flo
     CHECK(g.guards_intact());
   }
 }
+
+TEST_CASE("put_float_run: a run of float nodes, stopping at the first node of another kind") {
+  const std::vector<double> v = sample_doubles(200);
+  std::vector<node> nodes(v.size());
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    nodes[i].head = make_head(node_kind::float64, 0, 1000 + 9 * i);
+    nodes[i].f = v[i];
+  }
+  for (const bulk_kernel k : kernels()) {
+    CAPTURE(kernel_name(k));
+    MESSAGE("kernel run: " << kernel_name(k));
+    for (const std::size_t from : {std::size_t{0}, std::size_t{1}, std::size_t{5}}) {
+      for (std::size_t n = 0; n + from <= v.size(); n += (n < 40 ? 1 : 17)) {
+        CAPTURE(from);
+        CAPTURE(n);
+        guarded g(n);
+        CHECK(put_float_run_with(k, g.out(), nodes.data() + from, n) == n);
+        CHECK(g.written() == expected(v, from, n));
+        CHECK(g.guards_intact());
+      }
+    }
+    // An int, a None, a str or a bigint node ends the run, wherever it is; nothing after it is written.
+    for (const node_kind stopper : {node_kind::int64, node_kind::none, node_kind::str, node_kind::bigint}) {
+      for (std::size_t at = 0; at < 40; ++at) {
+        CAPTURE(static_cast<int>(stopper));
+        CAPTURE(at);
+        std::vector<node> run(nodes.begin(), nodes.begin() + 60);
+        run[at].head = make_head(stopper, 0, 5);
+        guarded g(run.size());
+        CHECK(put_float_run_with(k, g.out(), run.data(), run.size()) == at);
+        CHECK(g.written().substr(0, 9 * at) == expected(v, 0, at));
+        CHECK(g.written().find_first_not_of('\x5a', 9 * at) == std::string::npos);
+        CHECK(g.guards_intact());
+      }
+    }
+  }
+}
+
+TEST_CASE("ids_consecutive: every id checked, in and across chunks") {
+  for (const bulk_kernel k : kernels()) {
+    CAPTURE(kernel_name(k));
+    MESSAGE("kernel run: " << kernel_name(k));
+    for (const std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{2}, std::size_t{15}, std::size_t{16},
+                                std::size_t{17}, std::size_t{1023}, std::size_t{1024}, std::size_t{1025}, std::size_t{5000}}) {
+      CAPTURE(n);
+      std::vector<std::uint32_t> ids(n);
+      for (std::size_t i = 0; i < n; ++i) ids[i] = 77 + static_cast<std::uint32_t>(i);
+      CHECK(ids_consecutive_with(k, ids.data(), n));
+      // Any one id off by one or by a high bit, at any position, is found.
+      for (std::size_t at = 1; at < n; at += (at < 40 ? 1 : 97)) {
+        for (const std::uint32_t change : {1u, 0x80000000u}) {
+          CAPTURE(at);
+          ids[at] ^= change;
+          CHECK_FALSE(ids_consecutive_with(k, ids.data(), n));
+          ids[at] ^= change;
+        }
+      }
+      if (n > 0) {  // the last one too
+        ids[n - 1] += 1;
+        CHECK(ids_consecutive_with(k, ids.data(), n) == (n == 1));
+        ids[n - 1] -= 1;
+      }
+    }
+  }
+}

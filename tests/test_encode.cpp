@@ -3,11 +3,15 @@
 
 #include <doctest/doctest.h>
 
+#include <cstdint>
 #include <cstring>
 #include <string>
+#include <variant>
 #include <vector>
 
+#include "brine/convert.hpp"
 #include "brine/decode.hpp"
+#include "brine/detail/document_inl.hpp"
 
 using namespace std::string_literals;
 
@@ -303,4 +307,69 @@ TEST_CASE("ints beyond 4300 digits cannot be LONG text: protocols 0-1 refuse the
     CHECK(e.error().message.find("4300 digits") != std::string::npos);
   }
   CHECK(reencode(huge, 2) == huge);
+}
+
+namespace {
+// Whether the document's root container was marked dense by the decoder (document_data::dense_items).
+bool root_dense(const brine::document& doc) {
+  return doc.data().items_dense(doc.data().nodes[doc.root().id()].u[0]);
+}
+}  // namespace
+
+TEST_CASE("encode: lists of floats read as runs of nodes (dense items) write what reading their ids writes") {
+  // A decoded list of fresh floats is marked dense and re-encoded from its nodes without its ids;
+  // an int anywhere in it ends a run (the next one starts after it); a float fetched from the memo
+  // makes the ids not consecutive, and the list is walked through its ids.
+  std::vector<double> v(5000);
+  for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<double>(i) * 1.25 - 3.0;
+  for (int protocol = 1; protocol <= 5; ++protocol) {
+    CAPTURE(protocol);
+    brine::encode_options opt;
+    opt.protocol = protocol;
+    const auto source = brine::pickle(v, opt);
+    REQUIRE(source.has_value());
+    const auto doc = decoded(*source);
+    CHECK(root_dense(doc));
+    CHECK(reencode(*source, protocol) == *source);
+  }
+  using item = std::variant<double, std::int64_t>;
+  for (const std::size_t at : {std::size_t{0}, std::size_t{7}, std::size_t{15}, std::size_t{16}, std::size_t{999},
+                               std::size_t{1000}, std::size_t{2500}, std::size_t{4999}}) {
+    CAPTURE(at);
+    std::vector<item> mixed(v.begin(), v.end());
+    mixed[at] = std::int64_t{42};
+    const auto source = brine::pickle(mixed);
+    REQUIRE(source.has_value());
+    CHECK(root_dense(decoded(*source)));
+    CHECK(reencode(*source, 5) == *source);
+  }
+  // Protocol 2, no frames: [f0 .. f39] with f3 memoized (BINPUT 1) and item 20 a BINGET 1 of it,
+  // then a float that is not in the list (so the ids alone cannot tell the list from a dense one).
+  std::string p("\x80\x02]q\x00(", 6);
+  std::vector<double> expected_items(40);
+  for (std::size_t i = 0; i < 40; ++i) {
+    expected_items[i] = static_cast<double>(i) + 0.5;
+    if (i == 20) {
+      expected_items[i] = expected_items[3];
+      p += "h\x01";
+      continue;
+    }
+    brine::encode_options p1;
+    p1.protocol = 1;
+    const auto one = brine::pickle(expected_items[i], p1);  // BINFLOAT ... STOP
+    REQUIRE(one.has_value());
+    p += one->substr(0, 9);
+    if (i == 3) p += std::string("q\x01", 2);
+  }
+  p += "e";
+  p += std::string("G\x40\x00\x00\x00\x00\x00\x00\x00" "0", 10);  // a float made and popped: node ids go on
+  p += ".";
+  const auto doc = decoded(p);
+  REQUIRE(doc.data().nodes.size() == 41);  // the list, 39 floats in it, the popped one
+  CHECK_FALSE(root_dense(doc));
+  brine::encode_options p2;
+  p2.protocol = 2;
+  const auto expected = brine::pickle(expected_items, p2);  // CPython writes a float each time
+  REQUIRE(expected.has_value());
+  CHECK(reencode(p, 2) == *expected);
 }

@@ -44,8 +44,21 @@ struct document_data {
   std::uint64_t stop_offset = 0;
   std::size_t buffers_used = 0;
 
+  /// Bit k set: container k holds at least dense_items_min items, and they are consecutive node
+  /// ids (item i is node items[0] + i), as CPython's stream order makes a list of fresh scalars.
+  /// Walkers may then read the items' nodes without their ids (the encoder's runs of floats).
+  /// Computed once decoding is done (mark_dense_items); empty for other documents.
+  std::vector<std::uint64_t> dense_items;
+  static constexpr std::uint32_t dense_items_min = 16;
+
   /// Empty every table, keeping capacity (brine::decoder reuses one document_data).
   void reset() noexcept;
+  /// Sets dense_items from the containers as they are.
+  void mark_dense_items();
+  bool items_dense(std::uint32_t container_index) const noexcept {
+    const std::size_t word = container_index / 64;
+    return word < dense_items.size() && ((dense_items[word] >> (container_index % 64)) & 1) != 0;
+  }
   /// Give back capacity beyond what the tables hold when it exceeds 1/8 of them.
   void shrink() noexcept;
 };
