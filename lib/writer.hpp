@@ -213,19 +213,19 @@ class writer : public output_cursor {
       out = ok ? std::move(buffer()) : std::string();
       return ok;
     }
-    bool ok = false;
+    bool ok = false, spilled = false;
     fill_string(out, estimate, [&](char* p, std::size_t n) -> std::size_t {
       attach(p, n);
       ok = body();
-      const std::size_t kept = direct_ ? used() : kept_;
+      spilled = !direct_;  // spill() ended writing into the region (maybe before its first byte)
       direct_ = false;
-      return ok ? kept : 0;
+      return ok ? (spilled ? kept_ : used()) : 0;
     });
     if (!ok) {
       out.clear();
       return false;
     }
-    if (kept_ != 0) {  // spilled: the rest was staged
+    if (spilled) {  // the rest was staged
       out.reserve(kept_ + out_.size() + used());
       out.append(out_);
       out.append(base, used());

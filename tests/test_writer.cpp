@@ -287,3 +287,20 @@ TEST_CASE("encode: outgrowing the estimate early, with frames and payloads to co
     }
   }
 }
+
+TEST_CASE("encode: outgrowing the estimate with the very first opcode") {
+  // Protocol 0 writes no PROTO: a root str whose text form (\u0109 escapes, 6 bytes for each
+  // 2-byte character) is three times its pickle outgrows the estimate before anything stayed in
+  // the region. (This returned an empty string once.)
+  std::string text;
+  for (int i = 0; i < 150000; ++i) text += "\xc4\x89";  // U+0109
+  const auto source = brine::pickle(text);
+  REQUIRE(source.has_value());
+  const brine::document doc = decoded(*source);
+  for (int protocol = 0; protocol <= 5; ++protocol) {
+    CAPTURE(protocol);
+    const std::string out = encoded(doc.root(), protocol);
+    CHECK(out == through_sink(doc.root(), protocol));
+    if (protocol == 0) CHECK(out.size() == 900006);
+  }
+}
