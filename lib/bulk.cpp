@@ -186,10 +186,8 @@ BRINE_VBMI bool ids_consecutive_vbmi(const std::uint32_t* ids, std::size_t n) no
     }
     if (_mm512_test_epi32_mask(differs, differs) != 0) return false;
   }
-  const std::uint32_t first = ids[0];
-  std::uint32_t differs = 0;
-  for (; i < n; ++i) differs |= ids[i] ^ (first + static_cast<std::uint32_t>(i));
-  return differs == 0;
+  // The last few: consecutive among themselves, starting where the vector loop left off.
+  return i == n || (ids[i] == ids[0] + static_cast<std::uint32_t>(i) && ids_consecutive_scalar(ids + i, n - i));
 }
 
 bulk_kernel detect() noexcept {

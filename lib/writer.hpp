@@ -275,8 +275,7 @@ class writer : public output_cursor {
       // 4 KiB page when the allocator hands out fresh memory; next to nothing when it is not).
       std::string next;
       next.reserve(n);
-      advise_huge_pages(next.data(), next.capacity());
-      if (estimated) prefault_for_writing(next.data(), n);
+      ready_for_writing(next.data(), next.capacity(), estimated ? n : 0);
       next.append(out_);
       out_.swap(next);
     } else {
@@ -312,12 +311,15 @@ class writer : public output_cursor {
   }
   bool flush_if_large() { return used() >= frame_size_target ? flush() : true; }
 
+  // A large output's storage, before it is written: huge pages advised for its `capacity` bytes,
+  // its first `fill` bytes (what an estimate says will be written) faulted in at once.
+  static void ready_for_writing(char* p, std::size_t capacity, std::size_t fill) {
+    advise_huge_pages(p, capacity);
+    if (fill != 0) prefault_for_writing(p, fill);
+  }
   // into_string(): writing into the output string's storage, [p, p + n).
   void attach(char* p, std::size_t n) {
-    if (n >= huge_page_advice_bytes) {
-      advise_huge_pages(p, n);  // as reserve_out() does for the output string
-      prefault_for_writing(p, n);
-    }
+    if (n >= huge_page_advice_bytes) ready_for_writing(p, n, n);
     // What was written before (nothing, or a few opcodes) moves into the region.
     const std::size_t u = used();
     if (u != 0) std::memcpy(p, base, u);

@@ -539,15 +539,13 @@ template <class K> [[gnu::always_inline]] inline std::string_view key_text(const
 template <class T> struct is_float_list : std::false_type {};
 template <class T, class A> struct is_float_list<std::vector<T, A>> : std::is_floating_point<T> {};
 template <class T, std::size_t N> struct is_float_list<std::array<T, N>> : std::is_floating_point<T> {};
-template <class U> std::size_t pickled_size_hint(const U& v, int protocol) {
+template <class U> std::size_t pickled_size_hint([[maybe_unused]] const U& v, [[maybe_unused]] int protocol) {
   if constexpr (is_float_list<U>::value && !has_codec_encode<U>::value) {
     if (protocol < 1) return 0;  // FLOAT text
     const std::size_t n = v.size();
     if (n > (std::size_t{1} << 40) / 16) return 0;
     return 9 * n + 2 * (n / 1000 + 1) + 9 * (9 * n / 65536 + 2) + 64;
   } else {
-    (void)v;
-    (void)protocol;
     return 0;
   }
 }
