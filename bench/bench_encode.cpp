@@ -18,9 +18,10 @@
 // std::vector<std::string>, std::tuple, std::map, and small structs with a brine::codec. Where
 // CPython's output depends on object identity (dict keys that are interned constants, vocabulary
 // words shared by many records, '' and other 1-character strs, tuples referenced many times), the
-// codecs say so with typed_encoder::dict_of's keys (interned_str), fetch_shared / remember_shared
-// and singleton_str, which is what byte identity requires. `nested` has no typed form: a C++ type for a 50,000-deep chain would
-// encode recursively (brine's typed API recurses along the C++ type).
+// codecs say so with typed_encoder::dict_of's keys and brine::interned_list (interned strs),
+// fetch_shared / remember_shared and singleton_str, which is what byte identity requires. `nested`
+// has no typed form: a C++ type for a 50,000-deep chain would encode recursively (brine's typed
+// API recurses along the C++ type).
 //
 // Output: notes, and one `result kind=encode workload=W ...` line per workload for run.py.
 #include <cstdint>
@@ -72,9 +73,6 @@ struct record {
   std::array<std::string, 3> tags;
   bool active = false;
 };
-struct vocabulary_words {
-  const std::array<std::string, 3>& words;
-};
 
 // A dict in insertion order (std::map would sort the keys; CPython keeps insertion order). With
 // `SharedKeys`, the key strs are objects shared with other dicts of the pickle (copies of one dict,
@@ -98,19 +96,13 @@ struct shared_refs {
 
 }  // namespace typed
 
-// A record's tags: words of a vocabulary, each one object in CPython however many records hold it.
-template <>
-struct brine::codec<typed::vocabulary_words> {
-  static void encode(brine::typed_encoder& e, const typed::vocabulary_words& w) {
-    e.list(w.words.size(), [&](std::size_t k) { typed::shared_str(e, w.words[k]); });
-  }
-};
-
-// A dict display in Python source: its keys are constants every record shares (dict_of's keys).
+// A dict display in Python source: its keys are constants every record shares (dict_of's keys);
+// its tags are words of a vocabulary, each one object in CPython however many records hold it
+// (interned_list).
 template <>
 struct brine::codec<typed::record> {
   static void encode(brine::typed_encoder& e, const typed::record& r) {
-    e.dict_of("id", r.id, "name", r.name, "score", r.score, "tags", typed::vocabulary_words{r.tags}, "active", r.active,
+    e.dict_of("id", r.id, "name", r.name, "score", r.score, "tags", brine::interned_list{r.tags}, "active", r.active,
               "parent", nullptr);
   }
 };

@@ -120,6 +120,44 @@ TEST_CASE("typed values encode to CPython's bytes at every protocol") {
   check_bytes("dict_of_rows", std::vector<row>{{"abc", 1, 2.5}, {"def", 2, -1.0}});
 }
 
+// dict_of with a value of each type it writes itself (ints, bool, float, None, short strs, interned
+// strs, one-batch lists of those) and of types it leaves to value() (an int above int64, '' and
+// 1-character strs, a str longer than 255 bytes, an optional): CPython's
+//   [{"id": 7, "name": "ab", "tags": ["north", "x", "north", "ops"], "parent": None, "big": 2**64 - 1,
+//     "flag": True, "v": [1, 2], "one": ["\u00e9"], "empty": [], "long": "y" * 300, "arr": [0.5, -2.0],
+//     "opt": None, "neg": -70000, "word": "north"},
+//    {"id": 2**40, "name": "", "tags": ["ops"], ..., "flag": False, "v": [3], "long": "y" * 301,
+//     "arr": [1e300, 0.0], "opt": 5, "neg": -1, ...}]
+// where the keys, "north", "ops", "x", "\u00e9" and "" are one object each.
+struct local_record {
+  std::int64_t id;
+  std::string name;
+  std::vector<std::string> tags;
+  bool flag;
+  std::vector<int> v;
+  std::size_t long_size;
+  std::array<double, 2> arr;
+  std::optional<int> opt;
+  std::int64_t neg;
+};
+
+template <>
+struct brine::codec<local_record> {
+  static void encode(brine::typed_encoder& e, const local_record& r) {
+    const std::vector<std::string> one{"\xc3\xa9"};
+    const std::vector<std::int16_t> empty;
+    e.dict_of("id", r.id, "name", r.name, "tags", brine::interned_list{r.tags}, "parent", nullptr, "big", UINT64_MAX, "flag",
+              r.flag, "v", r.v, "one", one, "empty", empty, "long", std::string(r.long_size, 'y'), "arr", r.arr, "opt", r.opt,
+              "neg", r.neg, "word", brine::interned{"north"});
+  }
+};
+
+TEST_CASE("dict_of: values it writes itself and values it leaves to value()") {
+  check_bytes("dict_of_local",
+              std::vector<local_record>{{7, "ab", {"north", "x", "north", "ops"}, true, {1, 2}, 300, {0.5, -2.0}, std::nullopt, -70000},
+                                        {std::int64_t{1} << 40, "", {"ops"}, false, {3}, 301, {1e300, 0.0}, 5, -1}});
+}
+
 // The first string written twice, then again after its text changed, then the second string.
 struct interned_probe {
   std::string* first;

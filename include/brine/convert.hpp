@@ -82,6 +82,23 @@ struct out_of_band {
   bool readonly = true;
 };
 
+/// A str CPython holds as one object for the whole pickle, whatever the C++ side holds: an
+/// interned name, a word of a vocabulary the data shares. Written as typed_encoder::interned_str
+/// writes it: once per pickle, fetched from the memo after (found by its text). The text must
+/// outlive the encode call.
+struct interned {
+  std::string_view text;
+};
+
+/// A list of interned strs (see `interned`) over a contiguous range of std::string or
+/// std::string_view: `interned_list{record.tags}` for tags drawn from a vocabulary. The range
+/// must outlive the encode call.
+template <class S>
+struct interned_list {
+  std::span<const S> items;
+};
+template <class C> interned_list(const C&) -> interned_list<typename C::value_type>;
+
 namespace detail {
 class typed_writer;
 
@@ -102,19 +119,26 @@ enum shared_space : char {
 /// it): an entry found here is the table's.
 struct typed_hot {
   static constexpr std::size_t max_cached = 16;
-  static constexpr unsigned set_bits = 6;  // 64 sets of 2 slots
+  static constexpr unsigned slot_bits = 7;  // 128 slots
   struct slot {
     std::uint64_t w0 = 0, w1 = 0;  // the key's bytes (key_words)
+    std::uint64_t tag = 0;         // tag_of(namespace, length); 0: an empty slot
     std::uint64_t memo = 0;
-    std::uint32_t n = 0;           // key length
-    char space = 0;                // its namespace; 0: an empty slot (every shared_space is nonzero)
-    bool holds(char sp, std::uint64_t a, std::uint64_t b, std::size_t len) const {
-      return n == len && w0 == a && w1 == b && space == sp;
+    /// Whether the slot holds the key: one test of all its fields, without a branch each.
+    [[gnu::always_inline]] bool holds(std::uint64_t t, std::uint64_t a, std::uint64_t b) const {
+      return ((w0 ^ a) | (w1 ^ b) | (tag ^ t)) == 0;
     }
   };
   std::uint64_t memo = 0;  // the memo index the next stored object gets
-  std::array<slot, std::size_t{2} << set_bits> cache{};
+  // A cuckoo table: a key is in one of its two slots (places()) or not cached. A codec's few dozen
+  // keys (a struct's field names, a vocabulary) then all fit, where sets of a fixed number of
+  // slots evict each other's keys as soon as three of them share a set.
+  alignas(64) std::array<slot, std::size_t{1} << slot_bits> cache{};
 
+  /// A key's namespace and length in one word, never 0 (every shared_space is nonzero).
+  [[gnu::always_inline]] static std::uint64_t tag_of(char space, std::size_t n) {
+    return (std::uint64_t{n} << 8) | static_cast<unsigned char>(space);
+  }
   /// A key of at most 16 bytes as two words, by loads that stay inside it (overlapping when its
   /// length is not a power of two): with the length, equal words for equal bytes and only then.
   [[gnu::always_inline]] static void key_words(const char* p, std::size_t n, std::uint64_t& w0, std::uint64_t& w1) {
@@ -132,35 +156,49 @@ struct typed_hot {
       w0 = byte(0) | (byte(n >> 1) << 8) | (byte(n - 1) << 16);
     }
   }
-  // The first slot of the key's set.
-  [[gnu::always_inline]] static std::size_t index(char space, std::uint64_t w0, std::uint64_t w1, std::size_t n) {
-    const std::uint64_t h = (w0 ^ (w1 * 0xC2B2AE3D27D4EB4Full) ^ ((n << 8) | static_cast<unsigned char>(space))) * 0x9E3779B97F4A7C15ull;
-    return static_cast<std::size_t>(h >> (64 - set_bits)) * 2;
+  // The key's two slots, from two parts of one hash.
+  [[gnu::always_inline]] static std::uint64_t places(std::uint64_t tag, std::uint64_t w0, std::uint64_t w1) {
+    return (w0 ^ (w1 * 0xC2B2AE3D27D4EB4Full) ^ tag) * 0x9E3779B97F4A7C15ull;
+  }
+  [[gnu::always_inline]] static std::size_t first_place(std::uint64_t h) { return static_cast<std::size_t>(h >> (64 - slot_bits)); }
+  [[gnu::always_inline]] static std::size_t second_place(std::uint64_t h) {
+    return static_cast<std::size_t>(h >> (64 - 2 * slot_bits)) & ((std::size_t{1} << slot_bits) - 1);
   }
   /// The memo index cached for (space, key), or null. Precondition: key.size() <= max_cached.
+  /// Both slots are tested and the match selected without a branch: which of the two holds a
+  /// key is as good as random.
   [[gnu::always_inline]] const std::uint64_t* find(char space, std::string_view key) const {
     std::uint64_t w0, w1;
     key_words(key.data(), key.size(), w0, w1);
-    const slot* s = &cache[index(space, w0, w1, key.size())];
-    if (s[0].holds(space, w0, w1, key.size())) return &s[0].memo;
-    if (s[1].holds(space, w0, w1, key.size())) return &s[1].memo;
-    return nullptr;
+    const std::uint64_t t = tag_of(space, key.size());
+    const std::uint64_t h = places(t, w0, w1);
+    const slot& a = cache[first_place(h)];
+    const slot& b = cache[second_place(h)];
+    const bool in_a = a.holds(t, w0, w1), in_b = b.holds(t, w0, w1);
+    if (!(in_a | in_b)) return nullptr;
+    return in_a ? &a.memo : &b.memo;
   }
-  /// Caches the table's entry for (space, key) (any key; longer ones are not cached): in its
-  /// slot, else an empty one of its set, else in the first, the older entry moving to the second.
+  /// Caches the table's entry for (space, key) (any key; longer ones are not cached): in the slot
+  /// that holds it, else by cuckoo insertion (an entry in the way moves to its other slot); after
+  /// a bounded number of moves the entry still homeless is dropped (the table keeps it).
   void put(char space, std::string_view key, std::uint64_t value) {
     if (key.size() > max_cached) return;
     std::uint64_t w0, w1;
     key_words(key.data(), key.size(), w0, w1);
-    slot* s = &cache[index(space, w0, w1, key.size())];
-    const slot entry{w0, w1, value, static_cast<std::uint32_t>(key.size()), space};
-    const bool in_first = s[0].holds(space, w0, w1, key.size());
-    if (s[1].holds(space, w0, w1, key.size()) || (s[1].space == 0 && !in_first)) {
-      s[1] = entry;
-      return;
+    slot entry{w0, w1, tag_of(space, key.size()), value};
+    std::uint64_t h = places(entry.tag, w0, w1);
+    for (const std::size_t at : {first_place(h), second_place(h)})
+      if (cache[at].holds(entry.tag, w0, w1)) {
+        cache[at].memo = value;
+        return;
+      }
+    std::size_t at = cache[first_place(h)].tag == 0 ? first_place(h) : second_place(h);
+    for (int moves = 0; moves < 32; ++moves) {
+      std::swap(entry, cache[at]);
+      if (entry.tag == 0) return;
+      h = places(entry.tag, entry.w0, entry.w1);
+      at = at == first_place(h) ? second_place(h) : first_place(h);
     }
-    if (!in_first && s[0].space != 0) s[1] = s[0];
-    s[0] = entry;
   }
 };
 }  // namespace detail
@@ -185,7 +223,8 @@ class typed_encoder {
   }
   [[gnu::always_inline]] void integer(std::int64_t v) {
     if (proto_ >= 2)
-      if (char* at = out_.fast_room(10)) {
+      if (out_.fits(10)) {
+        char* const at = out_.cur;
         out_.cur += detail::put_int(at, v);
         return;
       }
@@ -197,7 +236,8 @@ class typed_encoder {
   }
   [[gnu::always_inline]] void floating(double v) {
     if (proto_ >= 1)
-      if (char* at = out_.fast_room(9)) {
+      if (out_.fits(9)) {
+        char* const at = out_.cur;
         out_.cur += detail::put_float(at, v);
         return;
       }
@@ -209,7 +249,8 @@ class typed_encoder {
   [[gnu::always_inline]] void str(std::string_view utf8) {
     const std::size_t n = utf8.size();
     if (proto_ >= 4 && n <= 0xff && !(n <= 2 && detail::singleton_text(utf8.data(), n)))
-      if (char* at = out_.fast_room(n + 3)) {  // SHORT_BINUNICODE, MEMOIZE
+      if (out_.fits(n + 3)) {  // SHORT_BINUNICODE, MEMOIZE
+        char* const at = out_.cur;
         at[0] = static_cast<char>(op::SHORT_BINUNICODE);
         at[1] = static_cast<char>(n);
         detail::copy_small(at + 2, utf8.data(), n);
@@ -373,7 +414,8 @@ class typed_encoder {
   [[gnu::always_inline]] void memo_get(std::uint64_t index) {
     BRINE_ASSERT(index < hot_.memo);
     if (proto_ >= 1)
-      if (char* at = out_.fast_room(5)) {
+      if (out_.fits(5)) {
+        char* const at = out_.cur;
         out_.cur += detail::put_get(at, index);
         return;
       }
@@ -390,8 +432,8 @@ class typed_encoder {
   friend class detail::typed_writer;
   // One opcode byte.
   [[gnu::always_inline]] void op1(std::uint8_t code) {
-    if (char* at = out_.fast_room(1)) {
-      *at = static_cast<char>(code);
+    if (out_.fits(1)) {
+      *out_.cur = static_cast<char>(code);
       ++out_.cur;
       return;
     }
@@ -403,6 +445,65 @@ class typed_encoder {
     else memo_put_slow();
     ++hot_.memo;
   }
+  // dict_of's writes go through a copy of the cursor and of the memo counter in locals, which
+  // the compiler keeps in registers: through out_, every byte stored to the output (a char store,
+  // which may alias any object) makes it load the cursor again. The copy is given back before
+  // anything else writes and taken again after. A pending frame shows as no room, so the first
+  // write goes the writer's way, which opens it.
+  struct local_cursor {
+    char* base;
+    char* cur;
+    char* end;
+    std::size_t frame_limit;
+    std::uint64_t memo;
+    [[gnu::always_inline]] bool fits(std::size_t n) const { return n <= static_cast<std::size_t>(end - cur); }
+  };
+  [[gnu::always_inline]] local_cursor take_cursor() const {
+    return {out_.base, out_.cur, out_.frame_pending ? out_.cur : out_.end, out_.frame_limit, hot_.memo};
+  }
+  [[gnu::always_inline]] void give_cursor(const local_cursor& c) {
+    out_.cur = c.cur;
+    hot_.memo = c.memo;
+  }
+  [[gnu::always_inline]] void local_boundary(local_cursor& c) {
+    if (static_cast<std::size_t>(c.cur - c.base) >= c.frame_limit) [[unlikely]] {
+      give_cursor(c);
+      boundary_slow();
+      c = take_cursor();
+    }
+  }
+  [[gnu::always_inline]] void local_op(local_cursor& c, std::uint8_t code) {
+    if (c.fits(1)) [[likely]] {
+      *c.cur++ = static_cast<char>(code);
+      return;
+    }
+    give_cursor(c);
+    op1(code);
+    c = take_cursor();
+  }
+  [[gnu::always_inline]] void local_memo_put(local_cursor& c, int proto) {
+    if (proto >= 4 && c.fits(1)) [[likely]] {
+      *c.cur++ = static_cast<char>(op::MEMOIZE);
+      ++c.memo;
+      return;
+    }
+    give_cursor(c);
+    memo_put();
+    c = take_cursor();
+  }
+  [[gnu::always_inline]] void local_key(local_cursor& c, std::string_view key, int proto) {
+    if (proto >= 1 && key.size() <= detail::typed_hot::max_cached && c.fits(5))
+      if (const std::uint64_t* m = hot_.find(detail::space_interned, key)) {
+        c.cur += detail::put_get(c.cur, *m);
+        return;
+      }
+    give_cursor(c);
+    interned_str(key);
+    c = take_cursor();
+  }
+  // A value of a type with a store here (bool, integers, floats, None, short strs), else value().
+  template <class V> void local_value(local_cursor& c, const V& v, int proto);
+
   // Out of line (lib/typed_encoder.cpp): the writer's slow paths, older protocols, the full
   // shared-object table.
   void boundary_slow();
@@ -519,6 +620,22 @@ template <class T> struct has_codec_encode<T, std::void_t<decltype(codec<T>::enc
 template <class T, class = void> struct has_codec_decode : std::false_type {};
 template <class T> struct has_codec_decode<T, std::void_t<decltype(codec<T>::decode(std::declval<brine::value>()))>> : std::true_type {};
 template <class> inline constexpr bool always_false = false;
+template <class T> struct is_interned_list : std::false_type {};
+template <class S> struct is_interned_list<interned_list<S>> : std::true_type {};
+// The values dict_of writes through its local cursor (typed_encoder::local_value).
+template <class U> inline constexpr bool is_local_scalar =
+    std::is_same_v<U, bool> || (std::is_integral_v<U> && sizeof(std::conditional_t<std::is_integral_v<U>, U, char>) <= 8) ||
+    std::is_floating_point_v<U> ||
+    std::is_same_v<U, std::nullptr_t> || std::is_same_v<U, std::nullopt_t> || std::is_same_v<U, std::monostate> ||
+    std::is_same_v<U, std::string> || std::is_same_v<U, std::string_view> || std::is_same_v<U, interned>;
+// Lists of those (std::vector, std::array, interned_list): written there too when they fit one batch.
+template <class T> struct local_list_element { using type = void; };
+template <class T, class A> struct local_list_element<std::vector<T, A>> { using type = T; };
+template <class T, std::size_t N> struct local_list_element<std::array<T, N>> { using type = T; };
+template <class S> struct local_list_element<interned_list<S>> { using type = interned; };
+template <class U> inline constexpr bool is_local_list =
+    !has_codec_encode<U>::value && !std::is_same_v<typename local_list_element<U>::type, void> &&
+    is_local_scalar<typename local_list_element<U>::type>;
 // dict_of's keys as text: a char array (a string literal, usually) up to its first NUL within its
 // bounds; anything else through std::string_view. For a literal (NUL last) the compiler computes
 // the length: strlen of a constant folds at -O2, where a loop over its characters stayed a loop.
@@ -569,6 +686,10 @@ template <class T> void typed_encoder::value(const T& v) {
     str(std::string_view(v));
   } else if constexpr (std::is_same_v<U, std::nullptr_t> || std::is_same_v<U, std::nullopt_t> || std::is_same_v<U, std::monostate>) {
     none();
+  } else if constexpr (std::is_same_v<U, interned>) {
+    interned_str(v.text);
+  } else if constexpr (detail::is_interned_list<U>::value) {
+    list(v.items.size(), [&](std::size_t i) { interned_str(std::string_view(v.items[i])); });
   } else if constexpr (std::is_same_v<U, bytes_view>) {
     bytes(v.data);
   } else if constexpr (detail::is_byte_vector_v<U>) {
@@ -630,25 +751,100 @@ template <class... KV> [[gnu::always_inline]] inline void typed_encoder::dict_of
   static_assert(sizeof...(KV) % 2 == 0, "dict_of takes key, value pairs");
   constexpr std::size_t n = sizeof...(KV) / 2;
   const auto refs = std::forward_as_tuple(kv...);
-  const auto pair = [&]<std::size_t I>(std::integral_constant<std::size_t, I>) __attribute__((always_inline)) {
-    static_assert(std::is_convertible_v<decltype(std::get<2 * I>(refs)), std::string_view>, "dict_of keys are strs");
-    boundary();
-    interned_str(detail::key_text(std::get<2 * I>(refs)));
-    boundary();
-    value(std::get<2 * I + 1>(refs));
-  };
   // As CPython's batch_dict_exact writes the pairs (n < 1000 here): one batch, or a SETITEM after
-  // each pair at protocol 0 or for a single pair.
-  begin_dict(n);
-  if constexpr (n != 0) {
-    const bool single = single_batch(n, 0, n, dict_batches);
-    if (!single) op1(op::MARK);
-    [&]<std::size_t... I>(std::index_sequence<I...>) __attribute__((always_inline)) {
-      ((pair(std::integral_constant<std::size_t, I>{}), single ? op1(op::SETITEM) : void()), ...);
-    }(std::make_index_sequence<n>{});
-    if (!single) op1(op::SETITEMS);
+  // each pair at protocol 0 or for a single pair. Written through a local copy of the cursor
+  // (local_cursor); values of other types go through value() in between.
+  const int proto = proto_;
+  const bool single = n == 0 || single_batch(n, 0, n, dict_batches);
+  local_cursor c = take_cursor();
+  if (proto >= 1) {
+    local_op(c, op::EMPTY_DICT);
+    local_memo_put(c, proto);
+  } else {
+    give_cursor(c);
+    begin_dict(n);
+    c = take_cursor();
   }
+  if constexpr (n != 0) {
+    if (!single) local_op(c, op::MARK);
+    const auto pair = [&]<std::size_t I>(std::integral_constant<std::size_t, I>) __attribute__((always_inline)) {
+      static_assert(std::is_convertible_v<decltype(std::get<2 * I>(refs)), std::string_view>, "dict_of keys are strs");
+      local_boundary(c);
+      local_key(c, detail::key_text(std::get<2 * I>(refs)), proto);
+      local_boundary(c);
+      local_value(c, std::get<2 * I + 1>(refs), proto);
+      if (single) local_op(c, op::SETITEM);
+    };
+    [&]<std::size_t... I>(std::index_sequence<I...>) __attribute__((always_inline)) {
+      (pair(std::integral_constant<std::size_t, I>{}), ...);
+    }(std::make_index_sequence<n>{});
+    if (!single) local_op(c, op::SETITEMS);
+  }
+  give_cursor(c);
   end_dict(n);
+}
+
+template <class V> [[gnu::always_inline]] inline void typed_encoder::local_value(local_cursor& c, const V& v, int proto) {
+  using U = std::remove_cvref_t<V>;
+  if constexpr (detail::has_codec_encode<U>::value) {
+    // a codec's own writes: value() below
+  } else if constexpr (std::is_same_v<U, bool>) {
+    if (proto >= 2 && c.fits(1)) {
+      *c.cur++ = static_cast<char>(v ? op::NEWTRUE : op::NEWFALSE);
+      return;
+    }
+  } else if constexpr (std::is_integral_v<U> && sizeof(U) <= 8) {
+    if (proto >= 2 && c.fits(10) && (std::is_signed_v<U> || static_cast<std::uint64_t>(v) <= static_cast<std::uint64_t>(INT64_MAX))) {
+      c.cur += detail::put_int(c.cur, static_cast<std::int64_t>(v));
+      return;
+    }
+  } else if constexpr (std::is_floating_point_v<U>) {
+    if (proto >= 1 && c.fits(9)) {
+      c.cur += detail::put_float(c.cur, static_cast<double>(v));
+      return;
+    }
+  } else if constexpr (std::is_same_v<U, std::nullptr_t> || std::is_same_v<U, std::nullopt_t> || std::is_same_v<U, std::monostate>) {
+    if (c.fits(1)) {
+      *c.cur++ = static_cast<char>(op::NONE);
+      return;
+    }
+  } else if constexpr (std::is_same_v<U, std::string> || std::is_same_v<U, std::string_view>) {
+    const std::size_t n = v.size();
+    if (proto >= 4 && n <= 0xff && !(n <= 2 && detail::singleton_text(v.data(), n)) && c.fits(n + 3)) {
+      c.cur[0] = static_cast<char>(op::SHORT_BINUNICODE);
+      c.cur[1] = static_cast<char>(n);
+      detail::copy_small(c.cur + 2, v.data(), n);
+      c.cur[2 + n] = static_cast<char>(op::MEMOIZE);
+      c.cur += n + 3;
+      ++c.memo;
+      return;
+    }
+  } else if constexpr (std::is_same_v<U, interned>) {
+    return local_key(c, v.text, proto);
+  } else if constexpr (detail::is_local_list<U>) {
+    // As begin_list and one batch of batch_list_exact: EMPTY_LIST, then the items between MARK
+    // and APPENDS (a single item: APPEND after it).
+    const auto& items = [&]() -> const auto& {
+      if constexpr (detail::is_interned_list<U>::value) return v.items;
+      else return v;
+    }();
+    const std::size_t n = items.size();
+    if (proto >= 1 && n <= detail::batch_size) {
+      local_op(c, op::EMPTY_LIST);
+      local_memo_put(c, proto);
+      if (n == 0) return;
+      if (n > 1) local_op(c, op::MARK);
+      for (const auto& x : items) {
+        local_boundary(c);
+        if constexpr (detail::is_interned_list<U>::value) local_key(c, std::string_view(x), proto);
+        else local_value(c, x, proto);
+      }
+      return local_op(c, n > 1 ? op::APPENDS : op::APPEND);
+    }
+  }
+  give_cursor(c);
+  value(v);
+  c = take_cursor();
 }
 
 template <class T> result<std::string> pickle(const T& v, const encode_options& options) {

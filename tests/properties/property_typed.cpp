@@ -3,7 +3,9 @@
 //
 // For a generated C++ value V (a list of items of every shape the typed API writes: scalars, strs
 // and singleton strs, interned strs, dict_of records whose tags are shared through
-// fetch_shared / remember_shared, contiguous lists of ints and strs, tuples, maps, optionals, long
+// fetch_shared / remember_shared or brine::interned_list, dict_of's other values (each type it
+// writes itself, lists it writes itself or leaves to value()), contiguous lists of ints and strs,
+// tuples, maps, optionals, long
 // strs that leave a frame, lists long enough for several batches), every protocol and both
 // batching profiles: T = brine::pickle(V) decodes, its scalars come back as written, and
 // brine::encode(decode(T)) == T byte for byte. The two encoders are written separately (the typed
@@ -40,7 +42,7 @@ struct shared_words {
   const std::vector<std::string>& words;
 };
 
-constexpr int kinds = 12;
+constexpr int kinds = 13;
 
 }  // namespace
 
@@ -78,6 +80,14 @@ struct brine::codec<item> {
         std::vector<std::int64_t> v(static_cast<std::size_t>(x.i & 0xfff));  // up to 4095: several batches
         for (std::size_t k = 0; k < v.size(); ++k) v[k] = static_cast<std::int64_t>(static_cast<std::uint64_t>(x.i) * k);
         return e.value(v);
+      }
+      case 11: {  // dict_of's own writes and its fallbacks to value(), on the same record
+        const std::vector<std::int64_t> counts(static_cast<std::size_t>(x.i & 3) == 3 ? 1001 : static_cast<std::size_t>(x.i & 3),
+                                               x.i);
+        return e.dict_of("id", x.i, "tags", brine::interned_list{x.words}, "flag", x.b, "words", x.words, "u",
+                         static_cast<std::uint64_t>(x.i), "f", x.f, "w", brine::interned{x.s}, "n", nullptr, "counts", counts,
+                         "pair", std::array<double, 2>{x.f, -x.f}, "opt", x.b ? std::optional<std::int64_t>(x.i) : std::nullopt,
+                         "small", static_cast<std::int8_t>(x.i), "s", x.s);
       }
       default:  // bytes, one object for every item naming the same key
         if (e.fetch_shared(x.s)) return;

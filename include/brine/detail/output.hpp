@@ -31,9 +31,9 @@ struct output_cursor {
   /// Framing and no frame open: the next write opens one (which only the writer does).
   bool frame_pending = false;
 
-  /// The cursor when `n` bytes fit without the writer's help, else null.
-  [[gnu::always_inline]] char* fast_room(std::size_t n) const noexcept {
-    return !frame_pending && n <= static_cast<std::size_t>(end - cur) ? cur : nullptr;
+  /// Whether `n` bytes fit at `cur` without the writer's help (no frame to open, room left).
+  [[gnu::always_inline]] bool fits(std::size_t n) const noexcept {
+    return !frame_pending && n <= static_cast<std::size_t>(end - cur);
   }
   /// At an opcode boundary: the open frame reached its target size and must be committed.
   [[gnu::always_inline]] bool frame_full() const noexcept { return static_cast<std::size_t>(cur - base) >= frame_limit; }
