@@ -6,8 +6,11 @@ tables and rewrite bench/RESULTS.md. bench/run (the one command) builds in Relea
                    [--bench-torch B] --data DIR [options]
 
 Options:
-  --runs N          samples per brine measurement (default 15)
-  --py-runs N       samples per CPython measurement (default 7)
+  --runs N          samples per brine measurement and round (default 11)
+  --py-runs N       samples per CPython measurement and round (default 5)
+  --rounds N        rounds over the workloads (default 3; 1 with --quick, --smoke): each round runs
+                    brine and CPython back to back on every workload, a ratio is computed per round,
+                    and the tables show the median of the rounds' ratios
   --quick           fewer samples (7 / 3), 64 MiB bytes, 1M vs 10M out-of-band doubles, 256 MiB transport
   --no-big          no 256 MiB bytes object (16 MiB instead), 1M vs 10M doubles, no 1 GiB transport
   --smoke           small workloads, one sample each, tiny bulk sizes, RESULTS.md untouched (CTest)
@@ -25,6 +28,7 @@ are missing or older than it.
 
 import argparse
 import datetime
+import statistics
 import os
 import platform
 import re
@@ -73,6 +77,29 @@ def ensure_workloads(data, small):
     open(marker, "w").close()
 
 
+def merge_rounds(rounds):
+    """One fields dict per (kind, workload) from the rounds' results: the median of the rounds'
+    medians and other numbers (the lower one of an even count, so they stay integers), the least
+    minimum and the greatest maximum."""
+    merged = {}
+    for key in rounds[0]:
+        each = [r[key] for r in rounds if key in r]
+        fields = dict(each[0])
+        for name in fields:
+            values = [f[name] for f in each if name in f]
+            if not all(re.fullmatch(r"-?\d+", v) for v in values):
+                continue
+            ints = [int(v) for v in values]
+            if name.endswith("_min_ns"):
+                fields[name] = str(min(ints))
+            elif name.endswith("_max_ns"):
+                fields[name] = str(max(ints))
+            else:
+                fields[name] = str(statistics.median_low(ints))
+        merged[key] = fields
+    return merged
+
+
 def run_and_parse(command, results, echo=True):
     """Runs `command`, echoes its notes, and adds its `result kind=K workload=W ...` lines to
     results[(K, W)]. Exits when it fails."""
@@ -113,6 +140,11 @@ def mb(n):
 
 def ratio(a, b):
     return a / b if b > 0 else float("inf")
+
+
+def rounds_note(each):
+    """The rounds' ratios behind a median, when there was more than one round."""
+    return "; rounds %s" % each if "/" in each else ""
 
 
 def fmt_ratio(r):
@@ -175,6 +207,7 @@ def main():
     ap.add_argument("--data", required=True)
     ap.add_argument("--runs", type=int)
     ap.add_argument("--py-runs", type=int)
+    ap.add_argument("--rounds", type=int)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--no-big", action="store_true")
     ap.add_argument("--smoke", action="store_true")
@@ -188,18 +221,19 @@ def main():
     ap.add_argument("--command", default="", help="the command line to quote in RESULTS.md")
     args = ap.parse_args()
 
-    runs, py_runs = 15, 7
+    runs, py_runs, rounds = 11, 5, 3
     bytes_size, oob_sizes, transport_size, transport_runs = "256M", "1000000,100000000", "1G", (5, 3)
     if args.quick:
-        runs, py_runs = 7, 3
+        runs, py_runs, rounds = 7, 3, 1
         bytes_size, oob_sizes, transport_size = "64M", "1000000,10000000", "256M"
     if args.no_big:
         bytes_size, oob_sizes, transport_size = "16M", "1000000,10000000", None
     if args.smoke:
-        runs, py_runs = 1, 1
+        runs, py_runs, rounds = 1, 1, 1
         bytes_size, oob_sizes, transport_size, transport_runs = "1M", "1000,100000", "8M", (1, 1)
     runs = args.runs or runs
     py_runs = args.py_runs or py_runs
+    rounds = args.rounds or rounds
     write = not (args.no_write or args.smoke or args.only or args.decode_only)
     build_dir = os.path.dirname(os.path.dirname(os.path.abspath(args.bench_decode))) if args.bench_decode else ""
     cpu, ncpu, mem, osname, compiler, build_type = machine_description(build_dir)
@@ -210,17 +244,32 @@ def main():
     load_before = os.getloadavg()
     started = datetime.datetime.now()
     ensure_workloads(args.data, args.smoke)
-    res = {}
     # One workload at a time, brine and CPython back to back: on a shared machine the speed of
-    # memory-bound code drifts over minutes (other tenants), and a ratio of two measurements
-    # taken minutes apart would carry that drift.
+    # memory-bound code drifts over minutes (other tenants, and phases in which this VM runs up to
+    # 2x slower), and a ratio of two measurements taken minutes apart would carry that drift. The
+    # workloads are run in rounds, a ratio taken per round and the median of those kept, so that a
+    # slow phase covering one side of one round does not decide a verdict.
     py_base = [args.python, os.path.join(HERE, "bench_cpython.py"), "--runs", str(py_runs)]
-    for w in [args.only] if args.only else list(DESCRIPTIONS):
-        only = ["--only", w]
-        run_and_parse([args.bench_decode, "--runs", str(runs)] + only + [args.data], res)
-        if not args.decode_only:
-            run_and_parse([args.bench_encode, "--runs", str(runs)] + only + [args.data], res)
-        run_and_parse(py_base + only + [args.data], res)
+    by_round = []
+    for r in range(rounds):
+        if rounds > 1:
+            print("\n=== round %d of %d" % (r + 1, rounds), flush=True)
+        got = {}
+        for w in [args.only] if args.only else list(DESCRIPTIONS):
+            only = ["--only", w]
+            run_and_parse([args.bench_decode, "--runs", str(runs)] + only + [args.data], got)
+            if not args.decode_only:
+                run_and_parse([args.bench_encode, "--runs", str(runs)] + only + [args.data], got)
+            run_and_parse(py_base + only + [args.data], got)
+        by_round.append(got)
+    res = merge_rounds(by_round)
+
+    def paired(w, top_kind, top_key, bottom_kind, bottom_key):
+        """The median over the rounds of top / bottom (each round's own pair), and the rounds'
+        values as text."""
+        each = [ratio(num(g[(top_kind, w)], top_key), num(g[(bottom_kind, w)], bottom_key)) for g in by_round
+                if (top_kind, w) in g and (bottom_kind, w) in g and top_key in g[(top_kind, w)] and bottom_key in g[(bottom_kind, w)]]
+        return statistics.median(each), "/".join(fmt_ratio(x) for x in each)
     if not args.decode_only:
         if not args.only:
             run_and_parse([args.bench_bulk, "--runs", str(max(3, runs // 3) if not args.smoke else 1),
@@ -251,8 +300,8 @@ def main():
     for w in names:
         b, c = res[("decode", w)], res[("cpython", w)]
         size = num(b, "pickle_bytes")
-        sp = ratio(num(c, "loads_median_ns"), num(b, "decode_median_ns"))
-        cpu_sp = ratio(num(c, "loads_cpu_median_ns"), num(b, "decode_cpu_median_ns"))
+        sp, _ = paired(w, "cpython", "loads_median_ns", "decode", "decode_median_ns")
+        cpu_sp, cpu_rounds = paired(w, "cpython", "loads_cpu_median_ns", "decode", "decode_cpu_median_ns")
         rows.append((w, "%.3f" % (size / 1e6), spread(c, "loads"), ms(num(c, "loads_nogc_median_ns")), spread(b, "decode"),
                      "%.0f" % (size * 1e3 / max(num(b, "decode_median_ns"), 1)),
                      fmt_ratio(sp), fmt_ratio(cpu_sp), ms(num(b, "decoder_median_ns")), ms(num(b, "validate_median_ns")),
@@ -260,7 +309,7 @@ def main():
                      mb(num(c, "peak_bytes")), "%.2f" % (num(c, "retained_bytes") / size)))
         if w in LARGE or w in ("pp_pickle", "pp_list", "pp_dict", "nested", "shared"):
             verdicts.append(("decode %s >= %gx pickle.loads (cpu)" % (w, DECODE_TARGET), cpu_sp >= DECODE_TARGET,
-                             "%s (wall %s)" % (fmt_ratio(cpu_sp), fmt_ratio(sp))))
+                             "%s (wall %s)%s" % (fmt_ratio(cpu_sp), fmt_ratio(sp), rounds_note(cpu_rounds))))
         verdicts.append(("decode %s: document <= %gx pickle" % (w, DOC_MEMORY_TARGET),
                          num(b, "doc_bytes") / size <= DOC_MEMORY_TARGET, "%.2fx" % (num(b, "doc_bytes") / size)))
         if w == "records":
@@ -279,11 +328,11 @@ def main():
                 continue
             e, c = res[("encode", w)], res[("cpython", w)]
             size = num(e, "pickle_bytes")
-            sp = ratio(num(c, "dumps_median_ns"), num(e, "encode_median_ns"))
-            cpu_sp = ratio(num(c, "dumps_cpu_median_ns"), num(e, "encode_cpu_median_ns"))
+            sp, _ = paired(w, "cpython", "dumps_median_ns", "encode", "encode_median_ns")
+            cpu_sp, cpu_rounds = paired(w, "cpython", "dumps_cpu_median_ns", "encode", "encode_cpu_median_ns")
             typed = "typed_median_ns" in e
-            tsp = ratio(num(c, "dumps_median_ns"), num(e, "typed_median_ns")) if typed else 0
-            tcpu = ratio(num(c, "dumps_cpu_median_ns"), num(e, "typed_cpu_median_ns")) if typed else 0
+            tsp, _ = paired(w, "cpython", "dumps_median_ns", "encode", "typed_median_ns") if typed else (0, "")
+            tcpu, tcpu_rounds = paired(w, "cpython", "dumps_cpu_median_ns", "encode", "typed_cpu_median_ns") if typed else (0, "")
             rows.append((w, "%.3f" % (size / 1e6), spread(c, "dumps"), spread(e, "encode"),
                          "%.0f" % (size * 1e3 / max(num(e, "encode_median_ns"), 1)), fmt_ratio(sp), fmt_ratio(cpu_sp),
                          ms(num(e, "encode_to_median_ns")), spread(e, "typed") if typed else "n/a",
@@ -291,10 +340,10 @@ def main():
                          mb(num(e, "encode_peak_bytes")), mb(num(e, "typed_peak_bytes")) if typed else "n/a",
                          mb(num(c, "dumps_peak_bytes"))))
             verdicts.append(("encode %s from a document >= %gx pickle.dumps (cpu)" % (w, ENCODE_DOC_TARGET),
-                             cpu_sp >= ENCODE_DOC_TARGET, "%s (wall %s)" % (fmt_ratio(cpu_sp), fmt_ratio(sp))))
+                             cpu_sp >= ENCODE_DOC_TARGET, "%s (wall %s)%s" % (fmt_ratio(cpu_sp), fmt_ratio(sp), rounds_note(cpu_rounds))))
             if typed:
                 verdicts.append(("encode %s from typed values >= %gx pickle.dumps (cpu)" % (w, ENCODE_TYPED_TARGET),
-                                 tcpu >= ENCODE_TYPED_TARGET, "%s (wall %s)" % (fmt_ratio(tcpu), fmt_ratio(tsp))))
+                                 tcpu >= ENCODE_TYPED_TARGET, "%s (wall %s)%s" % (fmt_ratio(tcpu), fmt_ratio(tsp), rounds_note(tcpu_rounds))))
         encode_table = table(("workload", "pickle MB", "CPython dumps ms [min-max]", "brine encode ms [min-max]", "MB/s",
                               "speedup", "cpu speedup", "encode_to ms", "typed ms [min-max]", "typed speedup",
                               "typed cpu speedup", "identical", "encode peak MB", "typed peak MB", "CPython peak MB"), rows)
@@ -358,8 +407,9 @@ def main():
                              "torch pickle ms", "brine encode ms", "brine faster", "peak MB torch / brine"), rows)
 
     # ---- print
-    header = ("brine %d samples, CPython %d samples per measurement; medians per operation [min-max]; "
-              "load average %.2f before, %.2f after, on %d CPUs" % (runs, py_runs, load_before[0], load_after[0], ncpu))
+    header = ("%d round(s); brine %d samples, CPython %d samples per measurement and round; medians per operation "
+              "[min-max]; ratios: the median of the rounds' ratios; load average %.2f before, %.2f after, on %d CPUs"
+              % (rounds, runs, py_runs, load_before[0], load_after[0], ncpu))
     sections = [("Decode", decode_table), ("Encode", encode_table), ("Bulk bytes", bulk_table), ("Out-of-band", oob_table),
                 ("PyTorch", torch_table), ("Transport", transport_out)]
     print()
@@ -374,13 +424,13 @@ def main():
 
     if write:
         write_results(args, started, load_before, load_after, (cpu, ncpu, mem, osname, compiler, build_type),
-                      runs, py_runs, names, sections, verdicts, res)
+                      runs, py_runs, rounds, names, sections, verdicts, res)
         print("\nwrote %s" % RESULTS)
     if missed and args.strict:
         sys.exit(1)
 
 
-def write_results(args, started, load_before, load_after, machine, runs, py_runs, names, sections, verdicts, res):
+def write_results(args, started, load_before, load_after, machine, runs, py_runs, rounds, names, sections, verdicts, res):
     cpu, ncpu, mem, osname, compiler, build_type = machine
     pyver = subprocess.run([args.python, "-c", "import sys; print(sys.version.split()[0])"], stdout=subprocess.PIPE,
                            text=True).stdout.strip()
@@ -395,8 +445,11 @@ def write_results(args, started, load_before, load_after, machine, runs, py_runs
     out.append("- Load average: %.2f / %.2f / %.2f before, %.2f / %.2f / %.2f after. On a loaded machine the wall clock "
                "includes time spent waiting for a CPU: trust the `cpu` columns (thread CPU time on both sides) more "
                "than wall-clock medians; targets are judged on CPU time." % (load_before + load_after))
-    out.append("- Samples: brine %d, CPython %d per measurement; times are medians per operation, [min-max] over the "
-               "samples. Every benchmark verified its results before timing them (bench/README.md)." % (runs, py_runs))
+    out.append("- Samples: %d round(s) over the workloads, brine and CPython back to back on each; brine %d, CPython %d "
+               "samples per measurement and round. Times are medians per operation (the median of the rounds' "
+               "medians), [min-max] over all samples; a speedup is the median of the rounds' ratios, each taken "
+               "within one round. Every benchmark verified its results before timing them (bench/README.md)."
+               % (rounds, runs, py_runs))
     out.append("")
     out.append("## Workloads\n")
     out.append("| name | object |")

@@ -158,6 +158,16 @@ TEST_CASE("dict_of: values it writes itself and values it leaves to value()") {
                                         {std::int64_t{1} << 40, "", {"ops"}, false, {3}, 301, {1e300, 0.0}, 5, -1}});
 }
 
+TEST_CASE("interned and interned_list outside dict_of") {
+  // CPython: pickle.dumps(['north', 'north', 'ops', 'x'], 5), the interned 'north' one object.
+  const std::string want = "\x80\x05\x95\x19\x00\x00\x00\x00\x00\x00\x00]\x94(\x8c\x05north\x94h\x01\x8c\x03ops\x94\x8c\x01x\x94" "e."s;
+  const std::vector<std::string> words{"north", "north", "ops", "x"};
+  const std::array<std::string_view, 4> views{"north", "north", "ops", "x"};
+  CHECK(brine::pickle(brine::interned_list{words}).value() == want);
+  CHECK(brine::pickle(brine::interned_list{views}).value() == want);
+  CHECK(brine::pickle(std::vector<brine::interned>{{"north"}, {"north"}, {"ops"}, {"x"}}).value() == want);
+}
+
 // The first string written twice, then again after its text changed, then the second string.
 struct interned_probe {
   std::string* first;
