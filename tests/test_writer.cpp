@@ -217,6 +217,48 @@ TEST_CASE("pickle: a large typed list of floats (sized up front) is what the uns
   }
 }
 
+TEST_CASE("pickle: a large typed list of ints (sized from a sample) is what the unsized path writes") {
+  // The estimate reads 256 items spread evenly (k * n / 256): lists whose sampled items are
+  // typical, smaller than the rest (outgrowing the estimate from the start) and larger (far more
+  // than written), and uint64 values above int64.
+  const std::size_t n = 256 * 1024;
+  const auto sampled = [&](std::size_t i) { return i % (n / 256) == 0; };
+  std::vector<std::vector<std::int64_t>> lists(3, std::vector<std::int64_t>(n));
+  for (std::size_t i = 0; i < n; ++i) {
+    lists[0][i] = static_cast<std::int64_t>(i * 2654435761u % (std::uint64_t{1} << 41)) - (std::int64_t{1} << 40);
+    lists[1][i] = sampled(i) ? 1 : std::int64_t{1} << 40;
+    lists[2][i] = sampled(i) ? INT64_MIN : -1;
+  }
+  std::vector<std::uint64_t> big(n);
+  for (std::size_t i = 0; i < n; ++i) big[i] = i % 3 == 0 ? UINT64_MAX - i : i;
+  for (int protocol = 0; protocol <= 5; ++protocol) {
+    CAPTURE(protocol);
+    brine::encode_options opt;
+    opt.protocol = protocol;
+    for (std::size_t k = 0; k < lists.size(); ++k) {
+      CAPTURE(k);
+      const std::deque<std::int64_t> unsized(lists[k].begin(), lists[k].end());
+      const auto a = brine::pickle(lists[k], opt), b = brine::pickle(unsized, opt);
+      REQUIRE(a.has_value());
+      REQUIRE(b.has_value());
+      CHECK(*a == *b);
+      if (protocol >= 2) CHECK(a->capacity() - a->size() <= a->capacity() / 4);
+    }
+    const std::deque<std::uint64_t> unsized(big.begin(), big.end());
+    const auto a = brine::pickle(big, opt), b = brine::pickle(unsized, opt);
+    REQUIRE(a.has_value());
+    REQUIRE(b.has_value());
+    CHECK(*a == *b);
+  }
+  // The estimate itself: a sample of typical items is within a few percent of the pickle.
+  const auto typical = brine::pickle(lists[0]).value();
+  const std::size_t hint = brine::detail::pickled_size_hint(lists[0], 5);
+  CHECK(hint >= typical.size());
+  CHECK(hint <= typical.size() + typical.size() / 16);
+  CHECK(brine::detail::pickled_size_hint(lists[1], 5) < typical.size() / 2);  // outgrown
+  CHECK(brine::detail::pickled_size_hint(lists[0], 1) == 0);                   // INT text below 2
+}
+
 TEST_CASE("encode: outgrowing the estimate inside an open frame, and at a payload outside frames") {
   // A protocol-3 pickle relabelled protocol 4 or 5 is a valid pickle without frames; re-encoded
   // at protocol 4 or 5 it gains a 9-byte FRAME header every 64 KiB, and outgrows its estimate (its

@@ -178,6 +178,21 @@ struct typed_hot {
     if (!(in_a | in_b)) return nullptr;
     return in_a ? &a.memo : &b.memo;
   }
+  /// find() for a key that is the same at every call from one place in the code (a dict_of key
+  /// literal, whose slots the compiler computes): which slot holds it does not change from one
+  /// call to the next, so testing the first, then the second, is a branch always predicted, and
+  /// most calls test one slot.
+  [[gnu::always_inline]] const std::uint64_t* find_constant(char space, std::string_view key) const {
+    std::uint64_t w0, w1;
+    key_words(key.data(), key.size(), w0, w1);
+    const std::uint64_t t = tag_of(space, key.size());
+    const std::uint64_t h = places(t, w0, w1);
+    const slot& a = cache[first_place(h)];
+    if (a.holds(t, w0, w1)) return &a.memo;
+    const slot& b = cache[second_place(h)];
+    if (b.holds(t, w0, w1)) return &b.memo;
+    return nullptr;
+  }
   /// Caches the table's entry for (space, key) (any key; longer ones are not cached): in the slot
   /// that holds it, else by cuckoo insertion (an entry in the way moves to its other slot); after
   /// a bounded number of moves the entry still homeless is dropped (the table keeps it).
@@ -491,9 +506,11 @@ class typed_encoder {
     memo_put();
     c = take_cursor();
   }
-  [[gnu::always_inline]] void local_key(local_cursor& c, std::string_view key, int proto) {
+  // An interned str: a dict_of key (`constant`: the same text at every call from there) or an
+  // interned value.
+  template <bool constant = false> [[gnu::always_inline]] void local_key(local_cursor& c, std::string_view key, int proto) {
     if (proto >= 1 && key.size() <= detail::typed_hot::max_cached && c.fits(5))
-      if (const std::uint64_t* m = hot_.find(detail::space_interned, key)) {
+      if (const std::uint64_t* m = constant ? hot_.find_constant(detail::space_interned, key) : hot_.find(detail::space_interned, key)) {
         c.cur += detail::put_get(c.cur, *m);
         return;
       }
@@ -656,12 +673,37 @@ template <class K> [[gnu::always_inline]] inline std::string_view key_text(const
 template <class T> struct is_float_list : std::false_type {};
 template <class T, class A> struct is_float_list<std::vector<T, A>> : std::is_floating_point<T> {};
 template <class T, std::size_t N> struct is_float_list<std::array<T, N>> : std::is_floating_point<T> {};
+template <class T> struct is_int_list : std::false_type {};
+template <class T, class A> struct is_int_list<std::vector<T, A>> : std::bool_constant<std::is_integral_v<T> && !std::is_same_v<T, bool>> {};
+template <class T, std::size_t N> struct is_int_list<std::array<T, N>> : std::bool_constant<std::is_integral_v<T> && !std::is_same_v<T, bool>> {};
+// The pickle of `n` items written as `item_bytes` in all, with its batch marks and frame headers.
+inline std::size_t list_pickle_size(std::size_t n, std::size_t item_bytes) {
+  return item_bytes + 2 * (n / 1000 + 1) + 9 * (item_bytes / 65536 + 2) + 64;
+}
+inline constexpr std::size_t int_samples = 256;
 template <class U> std::size_t pickled_size_hint([[maybe_unused]] const U& v, [[maybe_unused]] int protocol) {
   if constexpr (is_float_list<U>::value && !has_codec_encode<U>::value) {
     if (protocol < 1) return 0;  // FLOAT text
     const std::size_t n = v.size();
     if (n > (std::size_t{1} << 40) / 16) return 0;
-    return 9 * n + 2 * (n / 1000 + 1) + 9 * (9 * n / 65536 + 2) + 64;
+    return list_pickle_size(n, 9 * n);
+  } else if constexpr (is_int_list<U>::value && !has_codec_encode<U>::value) {
+    // The sizes of 256 items spread evenly over the list, scaled, and 1/32 more: an int is 2 to
+    // 11 bytes, so the list's size is not known without reading every item. A list that differs
+    // from its sample outgrows the estimate (the rest is staged and appended) or leaves slack
+    // (trimmed when it passes a quarter): the bytes are the same either way.
+    const std::size_t n = v.size();
+    if (protocol < 2 || n < 16 * int_samples || n > (std::size_t{1} << 40) / 16) return 0;  // INT / LONG text below 2
+    std::size_t sampled = 0;
+    for (std::size_t k = 0; k < int_samples; ++k) {
+      const auto x = v[k * n / int_samples];
+      if constexpr (std::is_unsigned_v<std::remove_cvref_t<decltype(x)>> && sizeof(x) == 8)
+        sampled += x > static_cast<std::uint64_t>(INT64_MAX) ? 11 : int_size(static_cast<std::int64_t>(x));
+      else
+        sampled += int_size(static_cast<std::int64_t>(x));
+    }
+    const std::size_t items = sampled * (n / int_samples) + sampled * (n % int_samples) / int_samples;
+    return list_pickle_size(n, items + items / 32);
   } else {
     return 0;
   }
@@ -770,7 +812,7 @@ template <class... KV> [[gnu::always_inline]] inline void typed_encoder::dict_of
     const auto pair = [&]<std::size_t I>(std::integral_constant<std::size_t, I>) __attribute__((always_inline)) {
       static_assert(std::is_convertible_v<decltype(std::get<2 * I>(refs)), std::string_view>, "dict_of keys are strs");
       local_boundary(c);
-      local_key(c, detail::key_text(std::get<2 * I>(refs)), proto);
+      local_key<true>(c, detail::key_text(std::get<2 * I>(refs)), proto);
       local_boundary(c);
       local_value(c, std::get<2 * I + 1>(refs), proto);
       if (single) local_op(c, op::SETITEM);

@@ -105,6 +105,15 @@ struct output_cursor {
   return 2 + bytes;
 }
 
+/// The bytes put_int writes for `v` (2, 3, 5, or 3 to 10 for LONG1).
+[[gnu::always_inline]] inline std::size_t int_size(std::int64_t v) {
+  const auto u = static_cast<std::uint64_t>(v);
+  if (u <= 0xffff) return u <= 0xff ? 2 : 3;
+  if (v >= INT32_MIN && v <= INT32_MAX) return 5;
+  const std::uint64_t magnitude = v < 0 ? ~u : u;
+  return 2 + static_cast<std::size_t>((64 - std::countl_zero(magnitude) + 1 + 7) / 8);
+}
+
 /// save_float at protocol 1+ at `at` (9 bytes of room): BINFLOAT, big-endian.
 [[gnu::always_inline]] inline std::size_t put_float(char* at, double v) {
   at[0] = static_cast<char>(op::BINFLOAT);
