@@ -1,4 +1,4 @@
-// lib/bulk.cpp — runs of BINFLOAT, many at a time (lib/bulk.hpp).
+// lib/bulk.cpp — runs of BINFLOAT and of ints, many at a time (lib/bulk.hpp).
 //
 // A BINFLOAT is 'G' and the double's 8 bytes big-endian: 9 bytes an item, so no two items of a run
 // start at the same offset within a 64-byte line. The scalar kernel makes two stores an item (the
@@ -7,6 +7,11 @@
 // opcode bytes blended in by a mask; the last 8 bytes (the 8th item's value) are one more store.
 // On the machine this was written on (AMD EPYC, Zen 5) that writes 1M floats into a warm 9 MB
 // buffer in 0.19 ms against 0.35 ms for the scalar loop, a memcpy of the same 9 MB taking 0.16 ms.
+//
+// Ints (save_long's binary forms: BININT1, BININT2, BININT, LONG1; 2 to 10 bytes an item) are laid
+// out four at a time in 16-byte lanes, each as put_int writes it, and compressed to the bytes they
+// take (AVX-512 VBMI2's vpcompressb, with CD's lzcnt for LONG1's length): 1M ints into their
+// string in 1.07 ms against 1.39 for the scalar loop, which makes three stores an item.
 //
 // The vector kernel is compiled for its instruction set only (a target attribute), and chosen at
 // run time when the CPU and the OS support it (__builtin_cpu_supports checks both), so brine
@@ -55,6 +60,13 @@ std::size_t float_nodes_scalar(char* out, const std::uint32_t* ids, const node* 
 std::size_t float_run_scalar(char* out, const node* nodes, std::size_t n) noexcept {
   std::size_t i = 0;
   for (; i < n && nodes[i].kind() == node_kind::float64; ++i) out += put_float(out, nodes[i].f);
+  return i;
+}
+
+std::size_t ints_scalar(char* out, const std::int64_t* in, std::size_t n, std::size_t limit, std::size_t& written) noexcept {
+  std::size_t i = 0, at = 0;
+  for (; i < n && at < limit; ++i) at += put_int(out + at, in[i]);
+  written = at;
   return i;
 }
 
@@ -190,10 +202,64 @@ BRINE_VBMI bool ids_consecutive_vbmi(const std::uint32_t* ids, std::size_t n) no
   return i == n || (ids[i] == ids[0] + static_cast<std::uint32_t>(i) && ids_consecutive_scalar(ids + i, n - i));
 }
 
+#define BRINE_VBMI2 [[gnu::target("avx512f,avx512bw,avx512vl,avx512cd,avx512vbmi,avx512vbmi2,popcnt,bmi2")]]
+
+// Four ints a step: each is laid out in a 16-byte lane as put_int writes it (the opcode, LONG1's
+// length byte, the value's bytes little-endian), then the lanes are compressed to the bytes the
+// items take (vpcompressb in a register: into memory it is microcoded on Zen 4) and stored as one
+// 64-byte block, of which the next step overwrites what is not kept.
+BRINE_VBMI2 std::size_t ints_vbmi(char* out, const std::int64_t* in, std::size_t n, std::size_t limit,
+                                  std::size_t& written) noexcept {
+  const __m512i spread = _mm512_setr_epi64(0, 0, 1, 0, 2, 0, 3, 0);  // item j to qword 2j (lane j)
+  const __m256i byte_max = _mm256_set1_epi64x(0xff), short_max = _mm256_set1_epi64x(0xffff);
+  const __m256i int32_bias = _mm256_set1_epi64x(0x80000000ll), int32_max = _mm256_set1_epi64x(0xffffffffll);
+  const __m256i one = _mm256_set1_epi64x(1);
+  std::size_t i = 0, at = 0;
+  // While the 4 items all start below the limit (each is at most 10 bytes) and the 64-byte store
+  // stays inside the room of the n items.
+  while (i + 4 <= n && at + 30 < limit && at + 64 <= 10 * n) {
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(in + i));
+    const __mmask8 byte = _mm256_cmple_epu64_mask(v, byte_max);
+    const __mmask8 two = _mm256_cmple_epu64_mask(v, short_max);
+    const __mmask8 four = _mm256_cmple_epu64_mask(_mm256_add_epi64(v, int32_bias), int32_max);
+    // LONG1's length: the significant bits and a sign bit, in whole bytes.
+    const __m256i magnitude = _mm256_xor_si256(v, _mm256_srai_epi64(v, 63));
+    const __m256i bytes = _mm256_srli_epi64(_mm256_sub_epi64(_mm256_set1_epi64x(72), _mm256_lzcnt_epi64(magnitude)), 3);
+    __m256i len = _mm256_add_epi64(bytes, _mm256_set1_epi64x(2));
+    len = _mm256_mask_mov_epi64(len, four, _mm256_set1_epi64x(5));
+    len = _mm256_mask_mov_epi64(len, two, _mm256_set1_epi64x(3));
+    len = _mm256_mask_mov_epi64(len, byte, _mm256_set1_epi64x(2));
+    // The header: the opcode, and for LONG1 the length byte after it.
+    __m256i head = _mm256_or_si256(_mm256_set1_epi64x(op::LONG1), _mm256_slli_epi64(bytes, 8));
+    head = _mm256_mask_mov_epi64(head, four, _mm256_set1_epi64x(op::BININT));
+    head = _mm256_mask_mov_epi64(head, two, _mm256_set1_epi64x(op::BININT2));
+    head = _mm256_mask_mov_epi64(head, byte, _mm256_set1_epi64x(op::BININT1));
+    const __m512i values = _mm512_maskz_permutexvar_epi64(0x55, spread, _mm512_castsi256_si512(v));
+    const __m512i heads = _mm512_maskz_permutexvar_epi64(0x55, spread, _mm512_castsi256_si512(head));
+    // The value after the opcode (1 byte), or after LONG1's two header bytes: per lane, 2 qwords.
+    const auto long1 = static_cast<unsigned>(~four & 0xf);
+    const __mmask8 long_lanes = static_cast<__mmask8>(_pdep_u32(long1, 0x55) * 3);
+    __m512i slots = _mm512_mask_blend_epi64(long_lanes, _mm512_bslli_epi128(values, 1), _mm512_bslli_epi128(values, 2));
+    const std::uint64_t header_bytes = 0x0001000100010001ull | (_pdep_u64(long1, 0x0001000100010001ull) << 1);
+    slots = _mm512_mask_mov_epi8(slots, _cvtu64_mask64(header_bytes), heads);
+    // Keep each lane's first len bytes: (1 << len) - 1 per item, packed 16 bits a lane.
+    const __m256i keep_lanes = _mm256_sub_epi64(_mm256_sllv_epi64(one, len), one);
+    const auto keep = static_cast<std::uint64_t>(_mm_cvtsi128_si64(_mm256_cvtepi64_epi16(keep_lanes)));
+    _mm512_storeu_si512(out + at, _mm512_maskz_compress_epi8(_cvtu64_mask64(keep), slots));
+    at += static_cast<std::size_t>(_mm_popcnt_u64(keep));
+    i += 4;
+  }
+  std::size_t tail = 0;
+  i += ints_scalar(out + at, in + i, n - i, limit > at ? limit - at : 0, tail);
+  written = at + tail;
+  return i;
+}
+
 bulk_kernel detect() noexcept {
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-      __builtin_cpu_supports("avx512vbmi"))
+      __builtin_cpu_supports("avx512cd") && __builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("avx512vbmi2") &&
+      __builtin_cpu_supports("popcnt") && __builtin_cpu_supports("bmi2"))
     return bulk_kernel::vbmi;
   return bulk_kernel::scalar;
 }
@@ -242,6 +308,19 @@ std::size_t put_float_run_with(bulk_kernel k, char* out, const node* nodes, std:
 #endif
   (void)k;
   return float_run_scalar(out, nodes, n);
+}
+
+std::size_t put_ints_with(bulk_kernel k, char* out, const std::int64_t* in, std::size_t n, std::size_t limit,
+                          std::size_t& written) noexcept {
+#if BRINE_BULK_X86
+  if (k == bulk_kernel::vbmi) return ints_vbmi(out, in, n, limit, written);
+#endif
+  (void)k;
+  return ints_scalar(out, in, n, limit, written);
+}
+
+std::size_t put_ints(char* out, const std::int64_t* in, std::size_t n, std::size_t limit, std::size_t& written) noexcept {
+  return put_ints_with(chosen_bulk_kernel(), out, in, n, limit, written);
 }
 
 bool ids_consecutive_with(bulk_kernel k, const std::uint32_t* ids, std::size_t n) noexcept {

@@ -1,9 +1,11 @@
-// lib/bulk.hpp — runs of BINFLOAT written many at a time, with the CPU's vector instructions when
-// it has them (lib/bulk.cpp). The encoders' loops over lists of floats call these between two
-// boundary checks (a frame or the buffer's room ends the run they hand over).
+// lib/bulk.hpp — runs of BINFLOAT, and of save_long's binary forms, written many at a time, with
+// the CPU's vector instructions when it has them (lib/bulk.cpp). The encoders' loops over lists of
+// floats and the typed encoder's lists of ints call these between two boundary checks (a frame or
+// the buffer's room ends the run they hand over).
 //
-// Every kernel writes exactly the bytes put_float (brine/detail/output.hpp) writes, item after
-// item, and never touches a byte outside them: `out` needs 9 bytes of room per item, no more.
+// Every kernel writes exactly the bytes put_float / put_int (brine/detail/output.hpp) write, item
+// after item. The float kernels never touch a byte outside them: `out` needs 9 bytes of room per
+// item, no more. The int kernels stay inside 10 bytes of room per item (put_ints).
 #pragma once
 
 #include <cstddef>
@@ -13,8 +15,9 @@
 
 namespace brine::detail {
 
-/// The kernels. `vbmi` (AVX-512 VBMI and BW: one byte permutation turns 8 doubles into 64 of their
-/// 72 output bytes) is used when the CPU and the OS support it; `scalar` everywhere else.
+/// The kernels. `vbmi` (AVX-512 F, BW, VL, CD, VBMI and VBMI2: one byte permutation turns 8 doubles
+/// into 64 of their 72 output bytes; ints are laid out 16 bytes an item and compressed to their
+/// lengths) is used when the CPU and the OS support it; `scalar` everywhere else.
 enum class bulk_kernel : std::uint8_t { scalar, vbmi };
 
 /// The kernel put_floats and put_float_nodes use on this machine (chosen once, at first use).
@@ -39,6 +42,15 @@ std::size_t put_float_nodes_with(bulk_kernel k, char* out, const std::uint32_t* 
 /// Returns how many it wrote (9 bytes each, at out). Reads nodes[0..n), never the ids.
 std::size_t put_float_run(char* out, const node* nodes, std::size_t n) noexcept;
 std::size_t put_float_run_with(bulk_kernel k, char* out, const node* nodes, std::size_t n) noexcept;
+
+/// put_int for in[0], in[1], ... (at most n of them; `out` has room for 10 bytes each) while the
+/// next item starts below `limit` bytes from out (where the open frame reaches its target: the
+/// first item is always written when n > 0 and limit > 0). Returns how many it wrote; `written`
+/// gets their bytes. Unlike the float kernels, the vector one may write scratch bytes after
+/// `written`, inside the room (it stores 64 bytes at a time and keeps what the items need).
+std::size_t put_ints(char* out, const std::int64_t* in, std::size_t n, std::size_t limit, std::size_t& written) noexcept;
+std::size_t put_ints_with(bulk_kernel k, char* out, const std::int64_t* in, std::size_t n, std::size_t limit,
+                          std::size_t& written) noexcept;
 
 /// Whether ids[i] == ids[0] + i for every i < n (no wrap-around: ids[0] + n must not exceed
 /// 2^32). The decoder's check for document_data::dense_items.

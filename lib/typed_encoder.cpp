@@ -295,27 +295,10 @@ void typed_encoder::integer_bytes(std::span<const std::byte> le) {
 namespace {
 bool singleton_text(std::string_view s) { return detail::singleton_text(s.data(), s.size()); }
 
-// `n` items written through the writer's raw cursor: before each, CPython's opcode boundary (a
-// frame that reached its target is committed); then write(at, i) stores at most `max` bytes at
-// `at` and returns how many it stored.
-template <class Write>
-void raw_items(detail::writer& w, std::size_t n, std::size_t max, Write&& write) {
-  auto r = w.raw_begin();
-  for (std::size_t i = 0; i < n;) {
-    w.raw_settle(r, max, max * (n - i));  // a sink's refusal is remembered for finish()
-    // Then as many items as fit below both limits, one compare each.
-    const std::size_t limit = r.fast_limit(max);
-    std::size_t pos = r.pos;
-    do pos += write(r.base + pos, i);
-    while (++i < n && pos < limit);
-    r.pos = pos;
-  }
-  w.raw_end(r);
-}
-
-// raw_items for `n` items of exactly `size` bytes, a run at a time: after the boundary check,
-// write(at, i, k) stores items i..i+k-1, every one that starts below the limit (at least one,
-// which raw_settle made room for).
+// `n` items of exactly `size` bytes through the writer's raw cursor, a run at a time: after
+// CPython's opcode boundary (a frame that reached its target is committed), write(at, i, k)
+// stores items i..i+k-1, every one that starts below the frame's limit (at least one, which
+// raw_settle made room for).
 template <class Write>
 void raw_runs(detail::writer& w, std::size_t n, std::size_t size, Write&& write) {
   auto r = w.raw_begin();
@@ -357,7 +340,19 @@ void typed_encoder::ints(std::span<const std::int64_t> items) {
     }
     return;
   }
-  raw_items(w_.w_, items.size(), 10, [&](char* at, std::size_t i) { return detail::put_int(at, items[i]); });
+  // Runs of ints through the bulk kernel: each run ends where the room for 10 bytes an item ends
+  // or at the first item that would start at or after the open frame's limit (committed next).
+  detail::writer& w = w_.w_;
+  auto r = w.raw_begin();
+  for (std::size_t i = 0; i < items.size();) {
+    w.raw_settle(r, 10, 10 * (items.size() - i));  // a sink's refusal is remembered for finish()
+    const std::size_t k = std::min(items.size() - i, (r.cap - r.pos) / 10);
+    const std::size_t limit = r.frame_limit == detail::no_frame ? detail::no_frame : r.frame_limit - r.pos;
+    std::size_t bytes = 0;
+    i += detail::put_ints(r.base + r.pos, items.data() + i, k, limit, bytes);
+    r.pos += bytes;
+  }
+  w.raw_end(r);
 }
 
 void typed_encoder::floats(std::span<const double> items) {

@@ -226,3 +226,81 @@ TEST_CASE("ids_consecutive: every id checked, in and across chunks") {
     }
   }
 }
+
+namespace {
+
+// Ints of every form put_int writes, at every boundary between them, and of every bit length of
+// either sign (so each LONG1 length occurs), in an order that mixes the forms within a vector step.
+std::vector<std::int64_t> sample_ints(std::size_t n) {
+  const std::int64_t edges[] = {0, 1, 255, 256, 65535, 65536, -1, -128, -129, -32768, INT32_MAX, INT32_MIN,
+                                std::int64_t{INT32_MAX} + 1, std::int64_t{INT32_MIN} - 1, INT64_MAX, INT64_MIN,
+                                std::int64_t{1} << 40, -(std::int64_t{1} << 40), (std::int64_t{1} << 55) - 1, -(std::int64_t{1} << 55)};
+  std::vector<std::int64_t> v;
+  std::uint64_t x = 0x9e3779b97f4a7c15ull;
+  for (std::size_t i = 0; i < n; ++i) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    const unsigned bits = static_cast<unsigned>(x >> 58);  // 0..63
+    const auto magnitude = static_cast<std::int64_t>((x >> 1) >> (63 - bits));
+    v.push_back(i % 3 == 2 ? edges[(i / 3) % std::size(edges)] : (x & 1) != 0 ? magnitude : -magnitude - 1);
+  }
+  return v;
+}
+
+std::string expected_ints(const std::int64_t* in, std::size_t n) {
+  std::string out;
+  char item[10];
+  for (std::size_t i = 0; i < n; ++i) out.append(item, put_int(item, in[i]));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("put_ints: every kernel writes put_int's bytes for every length, inside its room") {
+  const std::vector<std::int64_t> v = sample_ints(2000);
+  for (const bulk_kernel k : kernels()) {
+    CAPTURE(kernel_name(k));
+    MESSAGE("kernel run: " << kernel_name(k));
+    for (std::size_t n = 0; n <= 2000; n += (n < 80 ? 1 : 191)) {
+      for (const std::size_t from : {std::size_t{0}, std::size_t{1}, std::size_t{3}}) {
+        if (from + n > v.size()) continue;
+        CAPTURE(n);
+        CAPTURE(from);
+        // 64 guard bytes on each side of the room for n items (10 bytes each).
+        std::string buf(10 * n + 128, '\x5a');
+        std::size_t written = 12345;
+        CHECK(put_ints_with(k, buf.data() + 64, v.data() + from, n, no_frame, written) == n);
+        const std::string want = expected_ints(v.data() + from, n);
+        CHECK(written == want.size());
+        CHECK(buf.substr(64, want.size()) == want);
+        CHECK(buf.find_first_not_of('\x5a') >= 64);
+        CHECK(buf.find_first_not_of('\x5a', 64 + 10 * n) == std::string::npos);
+      }
+    }
+  }
+}
+
+TEST_CASE("put_ints: every kernel stops before the first item that starts at or after the limit") {
+  const std::vector<std::int64_t> v = sample_ints(61);
+  std::vector<std::size_t> starts;  // where each item starts in put_int's bytes
+  std::size_t total = 0;
+  for (const std::int64_t x : v) {
+    starts.push_back(total);
+    char item[10];
+    total += put_int(item, x);
+  }
+  const std::string all = expected_ints(v.data(), v.size());
+  for (const bulk_kernel k : kernels()) {
+    CAPTURE(kernel_name(k));
+    for (std::size_t limit = 1; limit <= total + 1; ++limit) {
+      CAPTURE(limit);
+      std::size_t count = 0;
+      while (count < v.size() && starts[count] < limit) ++count;
+      const std::size_t bytes = count < v.size() ? starts[count] : total;
+      std::string buf(10 * v.size(), '\0');
+      std::size_t written = 0;
+      CHECK(put_ints_with(k, buf.data(), v.data(), v.size(), limit, written) == count);
+      CHECK(written == bytes);
+      CHECK(buf.substr(0, written) == all.substr(0, bytes));
+    }
+  }
+}
