@@ -70,6 +70,13 @@ std::size_t ints_scalar(char* out, const std::int64_t* in, std::size_t n, std::s
   return i;
 }
 
+std::size_t int_run_scalar(char* out, const node* nodes, std::size_t n, std::size_t limit, std::size_t& written) noexcept {
+  std::size_t i = 0, at = 0;
+  for (; i < n && at < limit && nodes[i].kind() == node_kind::int64; ++i) at += put_int(out + at, nodes[i].i);
+  written = at;
+  return i;
+}
+
 // Chunks of 1024 ids, so a list that is not consecutive is given up on early.
 constexpr std::size_t id_chunk = 1024;
 
@@ -207,50 +214,73 @@ BRINE_VBMI bool ids_consecutive_vbmi(const std::uint32_t* ids, std::size_t n) no
 // Four ints a step: each is laid out in a 16-byte lane as put_int writes it (the opcode, LONG1's
 // length byte, the value's bytes little-endian), then the lanes are compressed to the bytes the
 // items take (vpcompressb in a register: into memory it is microcoded on Zen 4) and stored as one
-// 64-byte block, of which the next step overwrites what is not kept.
+// 64-byte block, of which the next step overwrites what is not kept. Returns the bytes kept.
+BRINE_VBMI2 inline std::size_t store4_ints(char* out, __m256i v) noexcept {
+  const __m512i spread = _mm512_setr_epi64(0, 0, 1, 0, 2, 0, 3, 0);  // item j to qword 2j (lane j)
+  const __mmask8 byte = _mm256_cmple_epu64_mask(v, _mm256_set1_epi64x(0xff));
+  const __mmask8 two = _mm256_cmple_epu64_mask(v, _mm256_set1_epi64x(0xffff));
+  const __mmask8 four = _mm256_cmple_epu64_mask(_mm256_add_epi64(v, _mm256_set1_epi64x(0x80000000ll)), _mm256_set1_epi64x(0xffffffffll));
+  // LONG1's length: the significant bits and a sign bit, in whole bytes.
+  const __m256i magnitude = _mm256_xor_si256(v, _mm256_srai_epi64(v, 63));
+  const __m256i bytes = _mm256_srli_epi64(_mm256_sub_epi64(_mm256_set1_epi64x(72), _mm256_lzcnt_epi64(magnitude)), 3);
+  __m256i len = _mm256_add_epi64(bytes, _mm256_set1_epi64x(2));
+  len = _mm256_mask_mov_epi64(len, four, _mm256_set1_epi64x(5));
+  len = _mm256_mask_mov_epi64(len, two, _mm256_set1_epi64x(3));
+  len = _mm256_mask_mov_epi64(len, byte, _mm256_set1_epi64x(2));
+  // The header: the opcode, and for LONG1 the length byte after it.
+  __m256i head = _mm256_or_si256(_mm256_set1_epi64x(op::LONG1), _mm256_slli_epi64(bytes, 8));
+  head = _mm256_mask_mov_epi64(head, four, _mm256_set1_epi64x(op::BININT));
+  head = _mm256_mask_mov_epi64(head, two, _mm256_set1_epi64x(op::BININT2));
+  head = _mm256_mask_mov_epi64(head, byte, _mm256_set1_epi64x(op::BININT1));
+  const __m512i values = _mm512_maskz_permutexvar_epi64(0x55, spread, _mm512_castsi256_si512(v));
+  const __m512i heads = _mm512_maskz_permutexvar_epi64(0x55, spread, _mm512_castsi256_si512(head));
+  // The value after the opcode (1 byte), or after LONG1's two header bytes: per lane, 2 qwords.
+  const auto long1 = static_cast<unsigned>(~four & 0xf);
+  const __mmask8 long_lanes = static_cast<__mmask8>(_pdep_u32(long1, 0x55) * 3);
+  __m512i slots = _mm512_mask_blend_epi64(long_lanes, _mm512_bslli_epi128(values, 1), _mm512_bslli_epi128(values, 2));
+  const std::uint64_t header_bytes = 0x0001000100010001ull | (_pdep_u64(long1, 0x0001000100010001ull) << 1);
+  slots = _mm512_mask_mov_epi8(slots, _cvtu64_mask64(header_bytes), heads);
+  // Keep each lane's first len bytes: (1 << len) - 1 per item, packed 16 bits a lane.
+  const __m256i one = _mm256_set1_epi64x(1);
+  const __m256i keep_lanes = _mm256_sub_epi64(_mm256_sllv_epi64(one, len), one);
+  const auto keep = static_cast<std::uint64_t>(_mm_cvtsi128_si64(_mm256_cvtepi64_epi16(keep_lanes)));
+  _mm512_storeu_si512(out, _mm512_maskz_compress_epi8(_cvtu64_mask64(keep), slots));
+  return static_cast<std::size_t>(_mm_popcnt_u64(keep));
+}
+
+// A step runs while its 4 items all start below the limit (each is at most 10 bytes) and its
+// 64-byte store stays inside the room of the n items.
+inline bool ints_step_fits(std::size_t i, std::size_t n, std::size_t at, std::size_t limit) noexcept {
+  return i + 4 <= n && at + 30 < limit && at + 64 <= 10 * n;
+}
+
 BRINE_VBMI2 std::size_t ints_vbmi(char* out, const std::int64_t* in, std::size_t n, std::size_t limit,
                                   std::size_t& written) noexcept {
-  const __m512i spread = _mm512_setr_epi64(0, 0, 1, 0, 2, 0, 3, 0);  // item j to qword 2j (lane j)
-  const __m256i byte_max = _mm256_set1_epi64x(0xff), short_max = _mm256_set1_epi64x(0xffff);
-  const __m256i int32_bias = _mm256_set1_epi64x(0x80000000ll), int32_max = _mm256_set1_epi64x(0xffffffffll);
-  const __m256i one = _mm256_set1_epi64x(1);
   std::size_t i = 0, at = 0;
-  // While the 4 items all start below the limit (each is at most 10 bytes) and the 64-byte store
-  // stays inside the room of the n items.
-  while (i + 4 <= n && at + 30 < limit && at + 64 <= 10 * n) {
-    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(in + i));
-    const __mmask8 byte = _mm256_cmple_epu64_mask(v, byte_max);
-    const __mmask8 two = _mm256_cmple_epu64_mask(v, short_max);
-    const __mmask8 four = _mm256_cmple_epu64_mask(_mm256_add_epi64(v, int32_bias), int32_max);
-    // LONG1's length: the significant bits and a sign bit, in whole bytes.
-    const __m256i magnitude = _mm256_xor_si256(v, _mm256_srai_epi64(v, 63));
-    const __m256i bytes = _mm256_srli_epi64(_mm256_sub_epi64(_mm256_set1_epi64x(72), _mm256_lzcnt_epi64(magnitude)), 3);
-    __m256i len = _mm256_add_epi64(bytes, _mm256_set1_epi64x(2));
-    len = _mm256_mask_mov_epi64(len, four, _mm256_set1_epi64x(5));
-    len = _mm256_mask_mov_epi64(len, two, _mm256_set1_epi64x(3));
-    len = _mm256_mask_mov_epi64(len, byte, _mm256_set1_epi64x(2));
-    // The header: the opcode, and for LONG1 the length byte after it.
-    __m256i head = _mm256_or_si256(_mm256_set1_epi64x(op::LONG1), _mm256_slli_epi64(bytes, 8));
-    head = _mm256_mask_mov_epi64(head, four, _mm256_set1_epi64x(op::BININT));
-    head = _mm256_mask_mov_epi64(head, two, _mm256_set1_epi64x(op::BININT2));
-    head = _mm256_mask_mov_epi64(head, byte, _mm256_set1_epi64x(op::BININT1));
-    const __m512i values = _mm512_maskz_permutexvar_epi64(0x55, spread, _mm512_castsi256_si512(v));
-    const __m512i heads = _mm512_maskz_permutexvar_epi64(0x55, spread, _mm512_castsi256_si512(head));
-    // The value after the opcode (1 byte), or after LONG1's two header bytes: per lane, 2 qwords.
-    const auto long1 = static_cast<unsigned>(~four & 0xf);
-    const __mmask8 long_lanes = static_cast<__mmask8>(_pdep_u32(long1, 0x55) * 3);
-    __m512i slots = _mm512_mask_blend_epi64(long_lanes, _mm512_bslli_epi128(values, 1), _mm512_bslli_epi128(values, 2));
-    const std::uint64_t header_bytes = 0x0001000100010001ull | (_pdep_u64(long1, 0x0001000100010001ull) << 1);
-    slots = _mm512_mask_mov_epi8(slots, _cvtu64_mask64(header_bytes), heads);
-    // Keep each lane's first len bytes: (1 << len) - 1 per item, packed 16 bits a lane.
-    const __m256i keep_lanes = _mm256_sub_epi64(_mm256_sllv_epi64(one, len), one);
-    const auto keep = static_cast<std::uint64_t>(_mm_cvtsi128_si64(_mm256_cvtepi64_epi16(keep_lanes)));
-    _mm512_storeu_si512(out + at, _mm512_maskz_compress_epi8(_cvtu64_mask64(keep), slots));
-    at += static_cast<std::size_t>(_mm_popcnt_u64(keep));
-    i += 4;
-  }
+  for (; ints_step_fits(i, n, at, limit); i += 4)
+    at += store4_ints(out + at, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(in + i)));
   std::size_t tail = 0;
   i += ints_scalar(out + at, in + i, n - i, limit > at ? limit - at : 0, tail);
+  written = at + tail;
+  return i;
+}
+
+BRINE_VBMI2 std::size_t int_run_vbmi(char* out, const node* nodes, std::size_t n, std::size_t limit,
+                                     std::size_t& written) noexcept {
+  static_assert(sizeof(node) == 16 && offsetof(node, i) == 8);
+  const __m512i heads_of = _mm512_setr_epi64(0, 2, 4, 6, 0, 2, 4, 6);  // 4 nodes' heads, then their values
+  const __m512i values_of = _mm512_setr_epi64(1, 3, 5, 7, 1, 3, 5, 7);
+  const __m256i kind_mask = _mm256_set1_epi64x(0xff);
+  const __m256i int_kind = _mm256_set1_epi64x(static_cast<long long>(node_kind::int64));
+  std::size_t i = 0, at = 0;
+  for (; ints_step_fits(i, n, at, limit); i += 4) {
+    const __m512i four_nodes = _mm512_loadu_si512(nodes + i);
+    const __m256i heads = _mm512_castsi512_si256(_mm512_permutexvar_epi64(heads_of, four_nodes));
+    if (_mm256_cmpneq_epi64_mask(_mm256_and_si256(heads, kind_mask), int_kind) != 0) break;
+    at += store4_ints(out + at, _mm512_castsi512_si256(_mm512_permutexvar_epi64(values_of, four_nodes)));
+  }
+  std::size_t tail = 0;
+  i += int_run_scalar(out + at, nodes + i, n - i, limit > at ? limit - at : 0, tail);
   written = at + tail;
   return i;
 }
@@ -321,6 +351,19 @@ std::size_t put_ints_with(bulk_kernel k, char* out, const std::int64_t* in, std:
 
 std::size_t put_ints(char* out, const std::int64_t* in, std::size_t n, std::size_t limit, std::size_t& written) noexcept {
   return put_ints_with(chosen_bulk_kernel(), out, in, n, limit, written);
+}
+
+std::size_t put_int_run_with(bulk_kernel k, char* out, const node* nodes, std::size_t n, std::size_t limit,
+                             std::size_t& written) noexcept {
+#if BRINE_BULK_X86
+  if (k == bulk_kernel::vbmi) return int_run_vbmi(out, nodes, n, limit, written);
+#endif
+  (void)k;
+  return int_run_scalar(out, nodes, n, limit, written);
+}
+
+std::size_t put_int_run(char* out, const node* nodes, std::size_t n, std::size_t limit, std::size_t& written) noexcept {
+  return put_int_run_with(chosen_bulk_kernel(), out, nodes, n, limit, written);
 }
 
 bool ids_consecutive_with(bulk_kernel k, const std::uint32_t* ids, std::size_t n) noexcept {

@@ -1,7 +1,7 @@
 // lib/bulk.hpp — runs of BINFLOAT, and of save_long's binary forms, written many at a time, with
 // the CPU's vector instructions when it has them (lib/bulk.cpp). The encoders' loops over lists of
-// floats and the typed encoder's lists of ints call these between two boundary checks (a frame or
-// the buffer's room ends the run they hand over).
+// floats and ints call these between two boundary checks (a frame or the buffer's room ends the run
+// they hand over).
 //
 // Every kernel writes exactly the bytes put_float / put_int (brine/detail/output.hpp) write, item
 // after item. The float kernels never touch a byte outside them: `out` needs 9 bytes of room per
@@ -51,6 +51,12 @@ std::size_t put_float_run_with(bulk_kernel k, char* out, const node* nodes, std:
 std::size_t put_ints(char* out, const std::int64_t* in, std::size_t n, std::size_t limit, std::size_t& written) noexcept;
 std::size_t put_ints_with(bulk_kernel k, char* out, const std::int64_t* in, std::size_t n, std::size_t limit,
                           std::size_t& written) noexcept;
+
+/// put_ints for the int nodes nodes[0], nodes[1], ... (a dense list's items, as put_float_run),
+/// stopping before the first node that is not an int64 as well as where put_ints stops.
+std::size_t put_int_run(char* out, const node* nodes, std::size_t n, std::size_t limit, std::size_t& written) noexcept;
+std::size_t put_int_run_with(bulk_kernel k, char* out, const node* nodes, std::size_t n, std::size_t limit,
+                             std::size_t& written) noexcept;
 
 /// Whether ids[i] == ids[0] + i for every i < n (no wrap-around: ids[0] + n must not exceed
 /// 2^32). The decoder's check for document_data::dense_items.

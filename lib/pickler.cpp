@@ -503,6 +503,20 @@ class pickler {
         continue;
       }
       if (item.kind() == node_kind::int64 && fs.proto >= 2) {
+        // A dense container's run of ints (see the floats above) goes to the bulk kernel, with
+        // room for 10 bytes an item and the frame's limit.
+        if (const std::size_t room = std::min(stop - next, (r.cap - r.pos) / 10); room >= bulk_min_run) {
+          const std::uint32_t owner_id = frames[depth].id;
+          if (owner_id < fs.base && doc_.items_dense(fs.nodes[owner_id].u[0])) {
+            const std::size_t frame = r.frame_limit == no_frame ? no_frame : r.frame_limit - r.pos;
+            std::size_t bytes = 0;
+            if (const std::size_t i = put_int_run(r.base + r.pos, fs.nodes + its[next], room, frame, bytes); i != 0) {
+              r.pos += bytes;
+              next += i;
+              continue;
+            }
+          }
+        }
         // A run of ints (binary forms, LONG1 outside 32 bits): at most 10 bytes each, so one
         // compare an item against the nearer of the frame's boundary and the room's end.
         const std::size_t limit = r.fast_limit(10);

@@ -304,3 +304,62 @@ TEST_CASE("put_ints: every kernel stops before the first item that starts at or 
     }
   }
 }
+
+TEST_CASE("put_int_run: a run of int nodes, stopping at the first node of another kind or at the limit") {
+  const std::vector<std::int64_t> v = sample_ints(300);
+  std::vector<node> nodes(v.size());
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    nodes[i].head = make_head(node_kind::int64, 0, 1000 + 9 * i);
+    nodes[i].i = v[i];
+  }
+  for (const bulk_kernel k : kernels()) {
+    CAPTURE(kernel_name(k));
+    MESSAGE("kernel run: " << kernel_name(k));
+    for (const std::size_t from : {std::size_t{0}, std::size_t{1}, std::size_t{5}}) {
+      for (std::size_t n = 0; n + from <= v.size(); n += (n < 40 ? 1 : 17)) {
+        CAPTURE(from);
+        CAPTURE(n);
+        std::string buf(10 * n + 128, '\x5a');
+        std::size_t written = 0;
+        CHECK(put_int_run_with(k, buf.data() + 64, nodes.data() + from, n, no_frame, written) == n);
+        const std::string want = expected_ints(v.data() + from, n);
+        CHECK(written == want.size());
+        CHECK(buf.substr(64, want.size()) == want);
+        CHECK(buf.find_first_not_of('\x5a') >= 64);
+        CHECK(buf.find_first_not_of('\x5a', 64 + 10 * n) == std::string::npos);
+      }
+    }
+    // A float, a None, a str or a bigint node ends the run, wherever it is.
+    for (const node_kind stopper : {node_kind::float64, node_kind::none, node_kind::str, node_kind::bigint}) {
+      for (std::size_t at = 0; at < 40; ++at) {
+        CAPTURE(static_cast<int>(stopper));
+        CAPTURE(at);
+        std::vector<node> run(nodes.begin(), nodes.begin() + 60);
+        run[at].head = make_head(stopper, 0, 5);
+        std::string buf(10 * run.size(), '\0');
+        std::size_t written = 0;
+        CHECK(put_int_run_with(k, buf.data(), run.data(), run.size(), no_frame, written) == at);
+        const std::string want = expected_ints(v.data(), at);
+        CHECK(written == want.size());
+        CHECK(buf.substr(0, written) == want);
+      }
+    }
+    // The frame's limit: items that start below it, and no others.
+    std::size_t total = 0;
+    std::vector<std::size_t> starts;
+    for (std::size_t i = 0; i < 61; ++i) {
+      starts.push_back(total);
+      char item[10];
+      total += put_int(item, v[i]);
+    }
+    for (std::size_t limit = 1; limit <= total + 1; ++limit) {
+      CAPTURE(limit);
+      std::size_t count = 0;
+      while (count < starts.size() && starts[count] < limit) ++count;
+      std::string buf(10 * starts.size(), '\0');
+      std::size_t written = 0;
+      CHECK(put_int_run_with(k, buf.data(), nodes.data(), starts.size(), limit, written) == count);
+      CHECK(written == (count < starts.size() ? starts[count] : total));
+    }
+  }
+}

@@ -343,6 +343,32 @@ TEST_CASE("encode: lists of floats read as runs of nodes (dense items) write wha
     CHECK(root_dense(decoded(*source)));
     CHECK(reencode(*source, 5) == *source);
   }
+  // Lists of ints the same way (the bulk int kernel): every form put_int writes, a float or a
+  // bigint anywhere ending a run, at every protocol that writes ints in binary.
+  std::vector<std::int64_t> ints(5000);
+  for (std::size_t i = 0; i < ints.size(); ++i)
+    ints[i] = static_cast<std::int64_t>((i * 0x9E3779B97F4A7C15ull) >> (i % 64)) * (i % 2 == 0 ? 1 : -1);
+  for (int protocol = 2; protocol <= 5; ++protocol) {
+    CAPTURE(protocol);
+    brine::encode_options opt;
+    opt.protocol = protocol;
+    const auto source = brine::pickle(ints, opt);
+    REQUIRE(source.has_value());
+    CHECK(root_dense(decoded(*source)));
+    CHECK(reencode(*source, protocol) == *source);
+  }
+  using int_item = std::variant<std::int64_t, double, std::string>;
+  for (const std::size_t at : {std::size_t{0}, std::size_t{3}, std::size_t{16}, std::size_t{17}, std::size_t{1000},
+                               std::size_t{4999}}) {
+    CAPTURE(at);
+    std::vector<int_item> mixed(ints.begin(), ints.end());
+    mixed[at] = 2.5;
+    mixed[(at + 2500) % mixed.size()] = std::string("a bigint would do as well: any other kind");
+    const auto source = brine::pickle(mixed);
+    REQUIRE(source.has_value());
+    CHECK(root_dense(decoded(*source)));
+    CHECK(reencode(*source, 5) == *source);
+  }
   // Protocol 2, no frames: [f0 .. f39] with f3 memoized (BINPUT 1) and item 20 a BINGET 1 of it,
   // then a float that is not in the list (so the ids alone cannot tell the list from a dense one).
   std::string p("\x80\x02]q\x00(", 6);
