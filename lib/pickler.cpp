@@ -339,6 +339,13 @@ class pickler {
     return w_.raw_settle(r, room, room) || io_fail();
   }
 
+  // Whether the items of container node `owner_id` are a run of consecutive document nodes
+  // (document_data::dense_items), which the bulk kernels read without their ids. Overlay nodes
+  // (fs.base and up) never are.
+  [[gnu::always_inline]] bool items_dense(std::uint32_t owner_id, const fast_state& fs) const {
+    return owner_id < fs.base && doc_.items_dense(fs.nodes[owner_id].u[0]);
+  }
+
   // Writes node `id` (`n`) at r.pos if it is a simple leaf (the caller made 16 bytes of room).
   // False, having written nothing, for anything else.
   [[gnu::always_inline]] bool simple_leaf(std::uint32_t id, const node& n, writer::raw_state& r, fast_state& fs) {
@@ -369,12 +376,7 @@ class pickler {
         if (fs.memo[id] != 0) break;
         if (fs.proto < 4 || len > 0xff) return false;
         if (r.cap - r.pos < len + 3) r = w_.raw_grow(r, len + 3);
-        at = r.base + r.pos;
-        at[0] = static_cast<char>(op::SHORT_BINUNICODE);
-        at[1] = static_cast<char>(len);
-        copy_small(at + 2, n.p, len);
-        at[2 + len] = static_cast<char>(op::MEMOIZE);
-        r.pos += len + 3;
+        r.pos += put_short_str(r.base + r.pos, n.p, len);
         fs.memo[id] = static_cast<std::uint32_t>(++fs.count);
         return true;
       }
@@ -484,8 +486,7 @@ class pickler {
         const std::size_t n = std::min(stop - next, r.fitting(9));
         std::size_t i = 0;
         if (n >= bulk_min_run) {
-          const std::uint32_t owner_id = frames[depth].id;
-          if (owner_id < fs.base && doc_.items_dense(fs.nodes[owner_id].u[0]))
+          if (items_dense(frames[depth].id, fs))
             i = put_float_run(r.base + r.pos, fs.nodes + its[next], n);
           else
             i = put_float_nodes(r.base + r.pos, its + next, fs.nodes, fs.base, n);
@@ -506,11 +507,9 @@ class pickler {
         // A dense container's run of ints (see the floats above) goes to the bulk kernel, with
         // room for 10 bytes an item and the frame's limit.
         if (const std::size_t room = std::min(stop - next, (r.cap - r.pos) / 10); room >= bulk_min_run) {
-          const std::uint32_t owner_id = frames[depth].id;
-          if (owner_id < fs.base && doc_.items_dense(fs.nodes[owner_id].u[0])) {
-            const std::size_t frame = r.frame_limit == no_frame ? no_frame : r.frame_limit - r.pos;
+          if (items_dense(frames[depth].id, fs)) {
             std::size_t bytes = 0;
-            if (const std::size_t i = put_int_run(r.base + r.pos, fs.nodes + its[next], room, frame, bytes); i != 0) {
+            if (const std::size_t i = put_int_run(r.base + r.pos, fs.nodes + its[next], room, r.frame_room(), bytes); i != 0) {
               r.pos += bytes;
               next += i;
               continue;

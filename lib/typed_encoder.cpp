@@ -312,14 +312,6 @@ void raw_runs(detail::writer& w, std::size_t n, std::size_t size, Write&& write)
   w.raw_end(r);
 }
 
-// A short str that is not a singleton, at protocol 4+: SHORT_BINUNICODE and MEMOIZE (n + 3 bytes).
-[[gnu::always_inline]] inline std::size_t raw_short_str(char* at, const char* p, std::size_t n) {
-  at[0] = static_cast<char>(op::SHORT_BINUNICODE);
-  at[1] = static_cast<char>(n);
-  detail::copy_small(at + 2, p, n);
-  at[2 + n] = static_cast<char>(op::MEMOIZE);
-  return 3 + n;
-}
 }  // namespace
 
 void typed_encoder::str_slow(std::string_view utf8) {
@@ -347,9 +339,8 @@ void typed_encoder::ints(std::span<const std::int64_t> items) {
   for (std::size_t i = 0; i < items.size();) {
     w.raw_settle(r, 10, 10 * (items.size() - i));  // a sink's refusal is remembered for finish()
     const std::size_t k = std::min(items.size() - i, (r.cap - r.pos) / 10);
-    const std::size_t limit = r.frame_limit == detail::no_frame ? detail::no_frame : r.frame_limit - r.pos;
     std::size_t bytes = 0;
-    i += detail::put_ints(r.base + r.pos, items.data() + i, k, limit, bytes);
+    i += detail::put_ints(r.base + r.pos, items.data() + i, k, r.frame_room(), bytes);
     r.pos += bytes;
   }
   w.raw_end(r);
@@ -388,7 +379,7 @@ void write_strs(typed_encoder& e, detail::typed_writer& tw, std::span<const S> i
     do {
       if (r.pos >= r.frame_limit || r.cap - r.pos < 2 + 0xff + 1) [[unlikely]]
         tw.w_.raw_settle(r, 2 + 0xff + 1, (2 + 0xff + 1) * std::min<std::size_t>(n - i, 1024));
-      r.pos += raw_short_str(r.base + r.pos, s.data(), s.size());
+      r.pos += detail::put_short_str(r.base + r.pos, s.data(), s.size());
       if (++i == n) break;
       s = std::string_view(items[i]);
     } while (s.size() <= 0xff && !(s.size() <= 2 && singleton_text(s)));

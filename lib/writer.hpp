@@ -140,6 +140,9 @@ class writer : public output_cursor {
     [[gnu::always_inline]] std::size_t fast_limit(std::size_t max) const {
       return std::min(frame_limit, cap >= max ? cap - max + 1 : 0);
     }
+    /// Bytes from pos to where the open frame must be committed (no_frame when none is open): the
+    /// bulk kernels' `limit`.
+    [[gnu::always_inline]] std::size_t frame_room() const { return frame_limit == no_frame ? no_frame : frame_limit - pos; }
     /// How many opcodes of exactly `size` bytes, written one after the other from pos, start below
     /// fast_limit(size): a run written without checks between its items.
     [[gnu::always_inline]] std::size_t fitting(std::size_t size) const {

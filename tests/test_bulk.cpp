@@ -246,6 +246,21 @@ std::vector<std::int64_t> sample_ints(std::size_t n) {
   return v;
 }
 
+// Where each of in[0..n) starts in put_int's bytes, then where the last ends (n + 1 offsets).
+std::vector<std::size_t> int_starts(const std::int64_t* in, std::size_t n) {
+  std::vector<std::size_t> at{0};
+  char item[10];
+  for (std::size_t i = 0; i < n; ++i) at.push_back(at.back() + put_int(item, in[i]));
+  return at;
+}
+
+// How many of the n items whose offsets are `starts` begin below `limit`.
+std::size_t starting_below(const std::vector<std::size_t>& starts, std::size_t limit) {
+  std::size_t count = 0;
+  while (count + 1 < starts.size() && starts[count] < limit) ++count;
+  return count;
+}
+
 std::string expected_ints(const std::int64_t* in, std::size_t n) {
   std::string out;
   char item[10];
@@ -281,21 +296,14 @@ TEST_CASE("put_ints: every kernel writes put_int's bytes for every length, insid
 
 TEST_CASE("put_ints: every kernel stops before the first item that starts at or after the limit") {
   const std::vector<std::int64_t> v = sample_ints(61);
-  std::vector<std::size_t> starts;  // where each item starts in put_int's bytes
-  std::size_t total = 0;
-  for (const std::int64_t x : v) {
-    starts.push_back(total);
-    char item[10];
-    total += put_int(item, x);
-  }
+  const std::vector<std::size_t> starts = int_starts(v.data(), v.size());
   const std::string all = expected_ints(v.data(), v.size());
   for (const bulk_kernel k : kernels()) {
     CAPTURE(kernel_name(k));
-    for (std::size_t limit = 1; limit <= total + 1; ++limit) {
+    for (std::size_t limit = 1; limit <= starts.back() + 1; ++limit) {
       CAPTURE(limit);
-      std::size_t count = 0;
-      while (count < v.size() && starts[count] < limit) ++count;
-      const std::size_t bytes = count < v.size() ? starts[count] : total;
+      const std::size_t count = starting_below(starts, limit);
+      const std::size_t bytes = starts[count];
       std::string buf(10 * v.size(), '\0');
       std::size_t written = 0;
       CHECK(put_ints_with(k, buf.data(), v.data(), v.size(), limit, written) == count);
@@ -345,21 +353,15 @@ TEST_CASE("put_int_run: a run of int nodes, stopping at the first node of anothe
       }
     }
     // The frame's limit: items that start below it, and no others.
-    std::size_t total = 0;
-    std::vector<std::size_t> starts;
-    for (std::size_t i = 0; i < 61; ++i) {
-      starts.push_back(total);
-      char item[10];
-      total += put_int(item, v[i]);
-    }
-    for (std::size_t limit = 1; limit <= total + 1; ++limit) {
+    const std::size_t n = 61;
+    const std::vector<std::size_t> starts = int_starts(v.data(), n);
+    for (std::size_t limit = 1; limit <= starts.back() + 1; ++limit) {
       CAPTURE(limit);
-      std::size_t count = 0;
-      while (count < starts.size() && starts[count] < limit) ++count;
-      std::string buf(10 * starts.size(), '\0');
+      const std::size_t count = starting_below(starts, limit);
+      std::string buf(10 * n, '\0');
       std::size_t written = 0;
-      CHECK(put_int_run_with(k, buf.data(), nodes.data(), starts.size(), limit, written) == count);
-      CHECK(written == (count < starts.size() ? starts[count] : total));
+      CHECK(put_int_run_with(k, buf.data(), nodes.data(), n, limit, written) == count);
+      CHECK(written == starts[count]);
     }
   }
 }

@@ -264,13 +264,8 @@ class typed_encoder {
   [[gnu::always_inline]] void str(std::string_view utf8) {
     const std::size_t n = utf8.size();
     if (proto_ >= 4 && n <= 0xff && !(n <= 2 && detail::singleton_text(utf8.data(), n)))
-      if (out_.fits(n + 3)) {  // SHORT_BINUNICODE, MEMOIZE
-        char* const at = out_.cur;
-        at[0] = static_cast<char>(op::SHORT_BINUNICODE);
-        at[1] = static_cast<char>(n);
-        detail::copy_small(at + 2, utf8.data(), n);
-        at[2 + n] = static_cast<char>(op::MEMOIZE);
-        out_.cur += n + 3;
+      if (out_.fits(n + 3)) {
+        out_.cur += detail::put_short_str(out_.cur, utf8.data(), n);
         ++hot_.memo;
         return;
       }
@@ -853,11 +848,7 @@ template <class V> [[gnu::always_inline]] inline void typed_encoder::local_value
   } else if constexpr (std::is_same_v<U, std::string> || std::is_same_v<U, std::string_view>) {
     const std::size_t n = v.size();
     if (proto >= 4 && n <= 0xff && !(n <= 2 && detail::singleton_text(v.data(), n)) && c.fits(n + 3)) {
-      c.cur[0] = static_cast<char>(op::SHORT_BINUNICODE);
-      c.cur[1] = static_cast<char>(n);
-      detail::copy_small(c.cur + 2, v.data(), n);
-      c.cur[2 + n] = static_cast<char>(op::MEMOIZE);
-      c.cur += n + 3;
+      c.cur += detail::put_short_str(c.cur, v.data(), n);
       ++c.memo;
       return;
     }

@@ -105,6 +105,16 @@ struct output_cursor {
   return 2 + bytes;
 }
 
+/// A str of at most 255 UTF-8 bytes that is not a singleton, at protocol 4+, and its memo store:
+/// SHORT_BINUNICODE and MEMOIZE at `at` (n + 3 bytes of room). Returns n + 3.
+[[gnu::always_inline]] inline std::size_t put_short_str(char* at, const void* p, std::size_t n) {
+  at[0] = static_cast<char>(op::SHORT_BINUNICODE);
+  at[1] = static_cast<char>(n);
+  copy_small(at + 2, p, n);
+  at[2 + n] = static_cast<char>(op::MEMOIZE);
+  return n + 3;
+}
+
 /// The bytes put_int writes for `v` (2, 3, 5, or 3 to 10 for LONG1).
 [[gnu::always_inline]] inline std::size_t int_size(std::int64_t v) {
   const auto u = static_cast<std::uint64_t>(v);
