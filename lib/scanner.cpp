@@ -692,8 +692,9 @@ std::uint64_t count_next_buffers(std::span<const std::byte> bytes) {
 }
 
 // Pass 3: tokenize up to the decoder's end (`limit`: STOP's offset, or the failing opcode's).
-void tokenize(std::span<const std::byte> bytes, std::uint64_t limit, bool failed, const decode_limits& limits,
-              pass_result& out) {
+// `bytes` starts at offset `base` of the input (messages give offsets in the input).
+void tokenize(std::span<const std::byte> bytes, std::uint64_t base, std::uint64_t limit, bool failed,
+              const decode_limits& limits, pass_result& out) {
   opcode_cursor c(bytes);
   emulation emu(out, limits);
   std::uint64_t frame_end = 0;
@@ -717,14 +718,14 @@ void tokenize(std::span<const std::byte> bytes, std::uint64_t limit, bool failed
     if (in_frame && t.offset >= frame_end) in_frame = false;
     if (in_frame && t.end > frame_end)
       anomaly(finding_kind::frame, severity::flagged, t.offset,
-              opname(t.code) + " straddles the end of the frame at " + std::to_string(frame_end) +
+              opname(t.code) + " straddles the end of the frame at " + std::to_string(base + frame_end) +
                   " (CPython's C unpickler before gh-154848 reads past it from a file)");
     switch (t.code) {
       case op::FRAME:
         ++out.frames;
         if (in_frame)
           anomaly(finding_kind::frame, severity::flagged, t.offset,
-                  "FRAME inside the frame that ends at " + std::to_string(frame_end));
+                  "FRAME inside the frame that ends at " + std::to_string(base + frame_end));
         if (t.number <= bytes.size() - t.end) {
           frame_end = t.end + t.number;
           in_frame = true;
@@ -739,6 +740,16 @@ void tokenize(std::span<const std::byte> bytes, std::uint64_t limit, bool failed
     if (t.code == op::STOP) {
       out.saw_stop = true;
       out.stop = t.offset;
+      // CPython writes STOP as the last byte of the last frame. Bytes of the frame after it are
+      // where loaders part ways: load() from a buffered file (peek) starts the next pickle right
+      // after STOP, from an unbuffered file or a BytesIO at the frame's end (the frame was read
+      // whole). The scan goes on after STOP, so both readings are scanned.
+      if (in_frame && frame_end > t.end)
+        anomaly(finding_kind::frame, severity::flagged, t.offset,
+                "STOP inside the frame that ends at " + std::to_string(base + frame_end) + ": " +
+                    std::to_string(frame_end - t.end) + " bytes of the frame follow the pickle (load() " +
+                    "again reads them as the next pickle from a buffered file, skips them from an " +
+                    "unbuffered one or a BytesIO)");
       break;
     }
   }
@@ -888,7 +899,7 @@ class scanner {
     const std::uint64_t end_rel = failed ? pd.error->offset : doc.stop_offset();
 
     pass_result pass;
-    tokenize(bytes, end_rel, failed, dopt.limits, pass);
+    tokenize(bytes, start, end_rel, failed, dopt.limits, pass);
     info.opcode_counts = pass.counts;
     info.opcodes = pass.opcodes;
     info.frames = pass.frames;

@@ -197,6 +197,39 @@ TEST_CASE("row 7: scanning goes on after STOP") {
   CHECK(find(garbage, finding_kind::decode_error)->level == severity::info);
 }
 
+TEST_CASE("a frame going on after STOP is flagged, and its tail scanned") {
+  // CPython writes STOP as its last frame's last byte. Here the frame holds a second pickle after
+  // STOP: CPython 3.11's load() in a loop gives [1, 2, 3] from a buffered file and [1, 3] from a
+  // BytesIO or an unbuffered file, so the scan cannot be clean (fuzz_scan found it: the tail
+  // cannot decode on its own, cut from its frame).
+  const std::string data = "\x80\x04\x95"s + le64(8) + "K\x01.\x80\x04K\x02.\x80\x04K\x03."s;
+  const auto r = run(data);
+  CAPTURE(dump(r));
+  CHECK(r.result == verdict::flagged);
+  expect(r, finding_kind::frame, severity::flagged, 13);
+  CHECK(find(r, finding_kind::frame, 13)->message ==
+        "STOP inside the frame that ends at 19: 5 bytes of the frame follow the pickle (load() again reads them as "
+        "the next pickle from a buffered file, skips them from an unbuffered one or a BytesIO)");
+  REQUIRE(r.pickles.size() == 3);
+  CHECK(r.pickles[1].start == 14);
+  CHECK(r.pickles[2].start == 19);
+  CHECK(r.stopped_at == data.size());
+  // The same frame ending at STOP, then the same two pickles after it: clean.
+  const auto plain = run("\x80\x04\x95"s + le64(3) + "K\x01.\x80\x04K\x02.\x80\x04K\x03."s);
+  CAPTURE(dump(plain));
+  CHECK(plain.result == verdict::clean);
+  CHECK(plain.pickles.size() == 3);
+  // Offsets in the messages of a later pickle are offsets in the input.
+  const auto later = run("K\x01.\x80\x05\x95"s + le64(2) + "J\x07\x00\x00\x00."s, [] {
+    brine::scan_options lax;
+    lax.decode.strict_frames = false;
+    return lax;
+  }());
+  CAPTURE(dump(later));
+  REQUIRE(find(later, finding_kind::frame, 14) != nullptr);
+  CHECK(find(later, finding_kind::frame, 14)->message.starts_with("BININT straddles the end of the frame at 16 "));
+}
+
 TEST_CASE("row 8 and 29: leftovers and memo redefinitions are info") {
   const auto r = run("K\x01K\x02."s);
   CHECK(r.result == verdict::clean);

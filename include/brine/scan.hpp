@@ -19,7 +19,8 @@
 //  * the stream: every pickle of a concatenation (scanning goes on after STOP, as a loader that
 //    calls load() repeatedly would: legacy PyTorch files hold five), bytes after the last pickle
 //    that are not a pickle, frame anomalies (opcodes straddling a frame end, frames inside frames:
-//    cpython gh-154848), late or repeated PROTO, archive containers detected by content (ZIP,
+//    cpython gh-154848; a frame going on after STOP, whose tail loaders read differently), late or
+//    repeated PROTO, archive containers detected by content (ZIP,
 //    7z, gzip, ...), and where decoding stopped. On a decode error every finding made before the
 //    error is kept: CPython executes a malicious prefix before it reaches a broken tail.
 //  * nested pickles: bytes passed to pickle.loads and other loaders are scanned as pickles.
@@ -122,7 +123,7 @@ enum class finding_kind : std::uint8_t {
   extension_code,        ///< EXT1/EXT2/EXT4: a global named by copyreg's registry, unresolved
   persistent_id,         ///< PERSID/BINPERSID: resolved by the loader's persistent_load
   buffer,                ///< NEXT_BUFFER: an out-of-band buffer
-  frame,                 ///< an opcode straddles a frame end, or a frame starts inside a frame
+  frame,                 ///< an opcode straddles a frame end, a frame starts inside a frame, or STOP is not a frame's last byte
   stack_global_operand,  ///< a STACK_GLOBAL operand that is not a string (computed at run time)
   protocol,              ///< PROTO after the first opcode, or more than one PROTO
   differential,          ///< input CPython's C and Python unpicklers treat differently
