@@ -3,6 +3,7 @@
 
 #include "brine/decode.hpp"
 #include "machine.hpp"
+#include "thread_scratch.hpp"
 
 namespace brine {
 namespace {
@@ -25,56 +26,16 @@ bool decode_into(std::span<const std::byte> pickle, const decode_options& option
 }
 
 // One-shot decodes on a thread share one decode_scratch (the stack, marks, memo and per-container
-// room tables, which no document keeps), as a brine::decoder keeps its own: a small pickle's decode
-// otherwise spent about a tenth of its time allocating and freeing them. A scratch that grew past
-// `kept_entries` in any table is dropped after the decode, its large blocks going to the retained
-// pool (lib/memory.cpp), so what a thread keeps here stays small. A decode that finds the scratch
-// in use (none does today: decoding calls no user code) gets a fresh one.
-class thread_scratch {
- public:
-  static constexpr std::size_t kept_entries = std::size_t{1} << 16;
-  // The kept tables are freed at thread exit straight to the allocator, never to the retained pool
-  // (another thread_local, maybe destroyed first): they are under its 1 MiB threshold.
-  static_assert(kept_entries * sizeof(std::uint32_t) < detail::retain_min_bytes);
-
-  thread_scratch() : t_(this_thread()), leased_(!t_.busy) { t_.busy = true; }
-  ~thread_scratch() {
-    if (!leased_) return;
-    auto& s = t_.scratch;
-    if (s.stack.capacity() > kept_entries || s.dense.capacity() > kept_entries ||
-        s.capacity.capacity() > kept_entries || s.marks.capacity() > kept_entries)
-      s = detail::decode_scratch();
-    else
-      s.reset();
-    t_.busy = false;
-  }
-  thread_scratch(const thread_scratch&) = delete;
-  thread_scratch& operator=(const thread_scratch&) = delete;
-
-  detail::decode_scratch& get() noexcept { return leased_ ? t_.scratch : fresh_; }
-  static void release() noexcept {
-    per_thread& t = this_thread();
-    if (!t.busy) t.scratch = detail::decode_scratch();
-  }
-
- private:
-  struct per_thread {
-    detail::decode_scratch scratch;
-    bool busy = false;
-  };
-  static per_thread& this_thread() {
-    thread_local per_thread t;
-    return t;
-  }
-  per_thread& t_;
-  const bool leased_;
-  detail::decode_scratch fresh_;  // when the thread's is in use
-};
+// room tables, which no document keeps; lib/thread_scratch.hpp), as a brine::decoder keeps its
+// own. A scratch that grew past decode_scratch::kept_entries in any table is dropped after the
+// decode, so what a thread keeps here stays small. Decoding calls no user code, so no decode finds
+// the thread's scratch in use.
+using thread_decode_scratch = detail::thread_scratch<detail::decode_scratch>;
 
 result<document> run_decode(std::span<const std::byte> pickle, const decode_options& options,
                             std::shared_ptr<const void> keep_alive) {
   document doc;
-  thread_scratch scratch;
+  thread_decode_scratch scratch;
   brine::error err;
   if (!decode_into(pickle, options, std::move(keep_alive), doc, scratch.get(), err)) return err;
   // A one-shot document gives back growth room, so it costs what it holds.
@@ -85,7 +46,7 @@ result<document> run_decode(std::span<const std::byte> pickle, const decode_opti
 }  // namespace
 
 namespace detail {
-void release_decode_scratch() noexcept { thread_scratch::release(); }
+void release_decode_scratch() noexcept { thread_decode_scratch::release(); }
 }  // namespace detail
 
 result<document> decode(std::span<const std::byte> pickle, const decode_options& options,

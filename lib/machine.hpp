@@ -42,6 +42,16 @@ struct decode_scratch {
     capacity.clear();
     side.clear();
   }
+
+  /// What a thread keeps between one-shot decodes (lib/decode.cpp): tables of up to this many
+  /// entries. Kept tables are freed at thread exit straight to the allocator, never to the
+  /// retained pool (another thread_local, maybe destroyed first): they are under its threshold.
+  static constexpr std::size_t kept_entries = std::size_t{1} << 16;
+  static_assert(kept_entries * sizeof(std::uint32_t) < retain_min_bytes);
+  bool oversized() const noexcept {
+    return stack.capacity() > kept_entries || dense.capacity() > kept_entries || capacity.capacity() > kept_entries ||
+           marks.capacity() > kept_entries;
+  }
 };
 
 class machine {

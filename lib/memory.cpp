@@ -150,10 +150,12 @@ namespace brine {
 
 namespace detail {
 void release_decode_scratch() noexcept;  // lib/decode.cpp
+void release_encode_scratch() noexcept;  // lib/pickler.cpp
 }  // namespace detail
 
 void release_retained_memory() noexcept {
-  detail::release_decode_scratch();  // first: its large blocks would go to the retained pool
+  detail::release_decode_scratch();  // first: their large blocks would go to the retained pool
+  detail::release_encode_scratch();
   detail::retained().clear();
 }
 

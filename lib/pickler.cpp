@@ -22,6 +22,7 @@
 #include "bulk.hpp"
 #include "compat_tables.hpp"
 #include "pyformat.hpp"
+#include "thread_scratch.hpp"
 #include "writer.hpp"
 
 namespace brine {
@@ -50,17 +51,45 @@ struct work {
   std::uint32_t c = 0;
 };
 
+// The encoder's working tables, which one-shot encodes on a thread reuse (lib/thread_scratch.hpp).
+// Deep data makes the task stack as long as the data is deep (the `nested` benchmark: 600 KB),
+// and the memo takes 4 bytes a node: fresh for every encode, their pages were faulted in again
+// each time (a third of `nested`'s encode on the development machine). Tables under the retention
+// threshold stay with the thread; larger ones go to the retained pool when dropped, so a loop
+// encoding documents of similar size reuses every table.
+struct encode_scratch {
+  pod_vector<std::uint32_t> memo;  // node id -> memo index + 1
+  pod_vector<work> todo;
+
+  bool oversized() const noexcept {
+    return memo.capacity() * sizeof(std::uint32_t) >= retain_min_bytes || todo.capacity() * sizeof(work) >= retain_min_bytes;
+  }
+  void reset() noexcept {
+    memo.clear();
+    todo.clear();
+  }
+};
+using thread_encode_scratch = thread_scratch<encode_scratch>;
+
 class pickler {
  public:
-  pickler(const document& doc, const encode_options& opt, const byte_sink* sink)
-      : doc_(doc.data()), base_(static_cast<std::uint32_t>(doc.data().nodes.size())), opt_(opt), w_(sink), self_(&doc) {}
+  pickler(const document& doc, const encode_options& opt, const byte_sink* sink, encode_scratch& scratch)
+      : doc_(doc.data()),
+        base_(static_cast<std::uint32_t>(doc.data().nodes.size())),
+        opt_(opt),
+        w_(sink),
+        self_(&doc),
+        memo_(scratch.memo),
+        todo_(scratch.todo) {}
 
   bool run(std::uint32_t root, brine::error& err) {
     if (opt_.protocol < 0 || opt_.protocol > highest_protocol)
       return fail(err, 0, "pickle protocol must be <= 5");
     proto_ = opt_.protocol;
-    memo_.assign(base_, 0);
+    memo_.resize(base_);
+    if (base_ != 0) std::memset(memo_.data(), 0, base_ * sizeof(std::uint32_t));
     singleton_memo_.fill(0);
+    todo_.clear();
     todo_.reserve(64);
     if (const std::size_t n = size_estimate(root)) w_.reserve(n);
     if (proto_ >= 2) {
@@ -413,11 +442,13 @@ class pickler {
   }
 
   // save_range: items [from, end) of container `owner`. Simple leaves are written in a loop, and
-  // lists, dicts and tuples that fit one batch are opened in place and walked the same way, up to
-  // `max_inline` deep (a small local stack, whatever the data's depth). The first item that is
-  // neither (or a container too deep) turns the open containers back into tasks: what is left of
-  // each and its closing opcode, then save() of that item.
-  static constexpr std::size_t max_inline = 8;
+  // lists, dicts and tuples that fit one batch are opened in place and walked the same way, in a
+  // window of the `max_inline` innermost open containers (a small ring, whatever the data's depth).
+  // Opening one more when the window is full turns the outermost back into tasks (what is left of
+  // it, then its closing opcode), which run after this call returns, once the inner ones are
+  // closed. The first item that is neither turns all the open containers back into tasks, then
+  // save() of that item.
+  static constexpr std::size_t max_inline = 8;  // a power of two: the ring's index is masked
   // The shortest run of floats handed to the bulk kernel.
   static constexpr std::size_t bulk_min_run = 16;
   struct inline_frame {
@@ -440,9 +471,13 @@ class pickler {
       return save(owner_items[i]);
     }
     fast_state fs = fast_begin();
-    inline_frame frames[max_inline];
-    std::size_t depth = 0;
-    frames[0] = {owner, owner_items.data(), from, end, 0, false};
+    inline_frame ring[max_inline];
+    // The window: `depth` + 1 open containers from ring[bottom] up; the owner is at the bottom
+    // until it is evicted (then the bottom container closes itself like the others).
+    std::size_t bottom = 0, depth = 0;
+    bool bottom_closes = false;
+    auto frame = [&](std::size_t d) -> inline_frame& { return ring[(bottom + d) & (max_inline - 1)]; };
+    frame(0) = {owner, owner_items.data(), from, end, 0, false};
     // The open container's position in locals (the frames array is memory that the output's char
     // stores could alias).
     const std::uint32_t* its = owner_items.data();
@@ -450,9 +485,9 @@ class pickler {
     writer::raw_state r = w_.raw_begin();
     for (;;) {
       if (next == stop) {
-        if (depth == 0) break;
+        if (depth == 0 && !bottom_closes) break;
         // The container's closing opcode (one batch: the whole container).
-        const inline_frame& f = frames[depth];
+        const inline_frame& f = frame(depth);
         if (r.cap - r.pos < 16) r = w_.raw_grow(r, 16);
         if (f.closing != 0) {
           r.base[r.pos++] = static_cast<char>(f.closing);
@@ -466,10 +501,11 @@ class pickler {
           fs.count = memo_count_;
           r = w_.raw_begin();
         }
+        if (depth == 0) break;
         --depth;
-        its = frames[depth].items;
-        next = frames[depth].next;
-        stop = frames[depth].end;
+        its = frame(depth).items;
+        next = frame(depth).next;
+        stop = frame(depth).end;
         continue;
       }
       const std::uint32_t id = its[next];
@@ -486,7 +522,7 @@ class pickler {
         const std::size_t n = std::min(stop - next, r.fitting(9));
         std::size_t i = 0;
         if (n >= bulk_min_run) {
-          if (items_dense(frames[depth].id, fs))
+          if (items_dense(frame(depth).id, fs))
             i = put_float_run(r.base + r.pos, fs.nodes + its[next], n);
           else
             i = put_float_nodes(r.base + r.pos, its + next, fs.nodes, fs.base, n);
@@ -507,7 +543,7 @@ class pickler {
         // A dense container's run of ints (see the floats above) goes to the bulk kernel, with
         // room for 10 bytes an item and the frame's limit.
         if (const std::size_t room = std::min(stop - next, (r.cap - r.pos) / 10); room >= bulk_min_run) {
-          if (items_dense(frames[depth].id, fs)) {
+          if (items_dense(frame(depth).id, fs)) {
             std::size_t bytes = 0;
             if (const std::size_t i = put_int_run(r.base + r.pos, fs.nodes + its[next], room, r.frame_room(), bytes); i != 0) {
               r.pos += bytes;
@@ -534,13 +570,21 @@ class pickler {
         ++next;
         continue;
       }
+      if (depth + 1 == max_inline && opens_inline(id, fs)) {
+        // The window is full: its outermost container becomes tasks (depth > 0, so its position
+        // was stored when the next one opened).
+        unwind(frame(0), bottom_closes, frame(0).next);
+        ++bottom;
+        --depth;
+        bottom_closes = true;
+      }
       if (depth + 1 < max_inline) {
-        inline_frame& child = frames[depth + 1];
+        inline_frame& child = frame(depth + 1);
         if (std::size_t wrote = 0; open_inline(id, r.base + r.pos, child, wrote, fs)) {
           r.pos += wrote;
           ++next;
           if (child.end != 0) {
-            frames[depth].next = next;
+            frame(depth).next = next;
             ++depth;
             its = child.items;
             next = 0;
@@ -552,20 +596,34 @@ class pickler {
       // Back to tasks: the rest of every open container, outermost first, then this item.
       w_.raw_end(r);
       memo_count_ = fs.count;
-      frames[depth].next = next;
-      for (std::size_t d = 0; d <= depth; ++d) {
-        const inline_frame& g = frames[d];
-        if (d > 0) {
-          if (g.closing != 0) push(task::write_op, 0, g.closing);
-          else push(task::tuple_end, g.id, g.end, g.marked ? 1 : 0);
-        }
-        push_save_range(g.id, d == depth ? g.next + 1 : g.next, g.end);
-      }
+      frame(depth).next = next;
+      for (std::size_t d = 0; d <= depth; ++d)
+        unwind(frame(d), d > 0 || bottom_closes, d == depth ? next + 1 : frame(d).next);
       return save(id);
     }
     w_.raw_end(r);
     memo_count_ = fs.count;
     return true;
+  }
+
+  // Tasks for an open container of run_range: its items from `from` on, then (`closes`) its closing
+  // opcode, to run in that order after what is pushed later.
+  void unwind(const inline_frame& g, bool closes, std::size_t from) {
+    if (closes) {
+      if (g.closing != 0) push(task::write_op, 0, g.closing);
+      else push(task::tuple_end, g.id, g.end, g.marked ? 1 : 0);
+    }
+    push_save_range(g.id, from, g.end);
+  }
+
+  // Whether open_inline would open `id` and leave it open (items to write): the same tests,
+  // nothing written.
+  [[gnu::always_inline]] bool opens_inline(std::uint32_t id, const fast_state& fs) const {
+    const node_kind k = fast_node(fs, id).kind();
+    const bool opened = k == node_kind::tuple || ((k == node_kind::list || k == node_kind::dict) && !harmonized());
+    if (!opened) return false;
+    const std::size_t cnt = items(id).size();
+    return cnt != 0 && cnt < batch_size;
   }
 
   // Opens an unmemoized list, dict or tuple that fits one batch: writes at `at` (16 bytes of room)
@@ -1118,21 +1176,25 @@ class pickler {
   const document* self_;
   document_data ov_;
   int proto_ = 0;
-  std::vector<std::uint32_t> memo_;  // node id -> memo index + 1
+  pod_vector<std::uint32_t>& memo_;  // node id -> memo index + 1 (the scratch's)
   std::uint64_t memo_count_ = 0;
   std::map<std::string, std::uint32_t> global_memo_;
   std::map<std::string, std::uint32_t> overlay_globals_;
   std::map<std::string, std::uint32_t> shared_;
   std::array<std::uint64_t, 513> singleton_memo_{};  // singleton_slot -> memo index + 1
-  pod_vector<work> todo_;
+  pod_vector<work>& todo_;  // the scratch's
   brine::error err_;
 };
 
 }  // namespace
+
+void release_encode_scratch() noexcept { thread_encode_scratch::release(); }
+
 }  // namespace detail
 
 result<std::string> encode(value root, const encode_options& options) {
-  detail::pickler p(root.doc(), options, nullptr);
+  detail::thread_encode_scratch scratch;
+  detail::pickler p(root.doc(), options, nullptr, scratch.get());
   brine::error err;
   std::string out;
   if (!p.run_into(out, root.id(), err)) return err;
@@ -1140,7 +1202,8 @@ result<std::string> encode(value root, const encode_options& options) {
 }
 
 result<std::size_t> encode_to(value root, const byte_sink& sink, const encode_options& options) {
-  detail::pickler p(root.doc(), options, &sink);
+  detail::thread_encode_scratch scratch;
+  detail::pickler p(root.doc(), options, &sink, scratch.get());
   brine::error err;
   if (!p.run(root.id(), err)) return err;
   return p.total();

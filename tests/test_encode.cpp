@@ -45,6 +45,12 @@ brine::document decoded(const std::string& bytes) {
   return std::move(r).value();
 }
 
+std::string encoded(brine::value root, const brine::encode_options& opt) {
+  auto e = brine::encode(root, opt);
+  REQUIRE_MESSAGE(e.has_value(), e.error().to_string());
+  return *e;
+}
+
 std::string reencode(const std::string& bytes, int protocol, brine::encode_options opt = {}) {
   auto doc = decoded(bytes);
   opt.protocol = protocol;
@@ -271,6 +277,41 @@ TEST_CASE("deep nesting encodes without recursion") {
   REQUIRE(out.has_value());
   auto back = decoded(*out);
   CHECK(brine::equivalent(doc.root(), back.root()));
+}
+
+TEST_CASE("an encode inside a sink's call has tables of its own; the thread's tables are reused") {
+  // The thread's memo and task stack are leased by the outer encode_to: encodes made by its sink
+  // (of a deep document, which fills a task stack) must get fresh ones and leave the outer memo
+  // intact. The outer pickle's 70,000-byte payload goes outside frames, so the sink is called
+  // before the outer encode writes its last two references to 'hello' (BINGETs from the memo).
+  std::string deep_bytes(3000, ']');
+  deep_bytes.append(2999, 'a');
+  deep_bytes += '.';
+  const auto deep = decoded(deep_bytes);
+  brine::encode_options p4;
+  p4.protocol = 4;
+  const auto deep_alone = brine::encode(deep.root(), p4);
+  REQUIRE(deep_alone.has_value());
+  const auto outer = decoded("\x80\x04]\x94(\x8c\x05hello\x94"s + "B\x70\x11\x01\x00"s + std::string(70000, 'x') +
+                             "\x94h\x01h\x01" "e."s);
+  const auto expected = brine::encode(outer.root(), p4);
+  REQUIRE(expected.has_value());
+  CHECK(expected->ends_with("h\x01h\x01" "e."s));
+  std::string joined;
+  std::size_t inner_encodes = 0;
+  auto n = brine::encode_to(outer.root(), [&](std::span<const std::byte> piece) {
+    joined.append(reinterpret_cast<const char*>(piece.data()), piece.size());
+    CHECK(encoded(deep.root(), p4) == *deep_alone);
+    ++inner_encodes;
+    return true;
+  }, p4);
+  REQUIRE(n.has_value());
+  CHECK(inner_encodes >= 2);
+  CHECK(joined == *expected);
+  // Released between encodes, then used again: the same bytes.
+  brine::release_retained_memory();
+  CHECK(encoded(deep.root(), p4) == *deep_alone);
+  CHECK(encoded(outer.root(), p4) == *expected);
 }
 
 TEST_CASE("what a protocol cannot express is an error, never a malformed pickle") {

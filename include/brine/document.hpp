@@ -343,7 +343,9 @@ struct decode_warning {
 /// (the thread that destroys a document keeps its tables). A loop decoding pickles of similar size
 /// then writes into pages already faulted in instead of fresh ones the kernel must zero. One-shot
 /// decodes (brine::decode) on a thread also share their decode-time tables (stack, marks, memo),
-/// kept only while each is under 65,536 entries. Both are freed at thread exit, or now by
+/// kept only while each is under 65,536 entries, and encodes (brine::encode, brine::encode_to)
+/// their memo (4 bytes a node) and task stack (as long as the data is deep), kept while each is
+/// under 1 MiB; larger ones join the retained tables. All are freed at thread exit, or now by
 /// release_retained_memory() (for the calling thread only).
 void release_retained_memory() noexcept;
 

@@ -25,6 +25,9 @@
 // never leaves a partial pickle in the returned string; a sink may have received a prefix.
 //
 // Thread-safety: reentrant; a document may be encoded from several threads at once.
+// Memory: besides the output, an encode uses a memo of 4 bytes a node and a task stack as long as
+// the data is deep, which the calling thread keeps for its next encode (see
+// brine::release_retained_memory() in brine/document.hpp).
 #pragma once
 
 #include <cstddef>
