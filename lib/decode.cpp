@@ -27,9 +27,9 @@ bool decode_into(std::span<const std::byte> pickle, const decode_options& option
 
 // One-shot decodes on a thread share one decode_scratch (the stack, marks, memo and per-container
 // room tables, which no document keeps; lib/thread_scratch.hpp), as a brine::decoder keeps its
-// own. A scratch that grew past decode_scratch::kept_entries in any table is dropped after the
-// decode, so what a thread keeps here stays small. Decoding calls no user code, so no decode finds
-// the thread's scratch in use.
+// own. A scratch with a table of the retention size or more is dropped after the decode (its
+// large tables join the retained pool), so what a thread keeps here stays under 1 MiB. Decoding
+// calls no user code, so no decode finds the thread's scratch in use.
 using thread_decode_scratch = detail::thread_scratch<detail::decode_scratch>;
 
 result<document> run_decode(std::span<const std::byte> pickle, const decode_options& options,

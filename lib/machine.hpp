@@ -43,14 +43,15 @@ struct decode_scratch {
     side.clear();
   }
 
-  /// What a thread keeps between one-shot decodes (lib/decode.cpp): tables of up to this many
-  /// entries. Kept tables are freed at thread exit straight to the allocator, never to the
-  /// retained pool (another thread_local, maybe destroyed first): they are under its threshold.
-  static constexpr std::size_t kept_entries = std::size_t{1} << 16;
-  static_assert(kept_entries * sizeof(std::uint32_t) < retain_min_bytes);
+  /// What a thread keeps between one-shot decodes (lib/decode.cpp): tables under the retention
+  /// size. Larger ones go to the retained pool when the scratch is dropped; the kept ones are
+  /// freed at thread exit straight to the allocator, never to the retained pool (another
+  /// thread_local, maybe destroyed first).
   bool oversized() const noexcept {
-    return stack.capacity() > kept_entries || dense.capacity() > kept_entries || capacity.capacity() > kept_entries ||
-           marks.capacity() > kept_entries;
+    return stack.capacity() * sizeof(std::uint32_t) >= retain_min_bytes ||
+           dense.capacity() * sizeof(std::uint32_t) >= retain_min_bytes ||
+           capacity.capacity() * sizeof(std::uint32_t) >= retain_min_bytes ||
+           marks.capacity() * sizeof(std::size_t) >= retain_min_bytes;
   }
 };
 

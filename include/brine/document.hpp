@@ -338,15 +338,15 @@ struct decode_warning {
   std::uint64_t offset;
 };
 
-/// Memory: a document's large tables (1 MiB and up) are not returned to the allocator when it is
+/// Memory: a document's large tables (256 KiB and up) are not returned to the allocator when it is
 /// destroyed but kept, up to 256 MiB per thread, for the next document decoded on that thread
 /// (the thread that destroys a document keeps its tables). A loop decoding pickles of similar size
 /// then writes into pages already faulted in instead of fresh ones the kernel must zero. One-shot
 /// decodes (brine::decode) on a thread also share their decode-time tables (stack, marks, memo),
-/// kept only while each is under 65,536 entries, and encodes (brine::encode, brine::encode_to)
-/// their memo (4 bytes a node) and task stack (as long as the data is deep), kept while each is
-/// under 1 MiB; larger ones join the retained tables. All are freed at thread exit, or now by
-/// release_retained_memory() (for the calling thread only).
+/// and encodes (brine::encode, brine::encode_to) their memo (4 bytes a node) and task stack (as
+/// long as the data is deep), kept while each is under 256 KiB; larger ones join the retained
+/// tables. All are freed at thread exit, or now by release_retained_memory() (for the calling
+/// thread only).
 void release_retained_memory() noexcept;
 
 class document {

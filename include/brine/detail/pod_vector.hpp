@@ -30,8 +30,12 @@ inline constexpr std::size_t huge_page_advice_bytes = std::size_t{4} << 20;
 /// Blocks at least this large are retained when freed, for the next table of about their size
 /// on the same thread (brine::release_retained_memory() in brine/document.hpp; lib/memory.cpp):
 /// a loop decoding pickles of similar size then reuses pages already faulted in instead of
-/// having the kernel zero fresh ones for every document.
-inline constexpr std::size_t retain_min_bytes = std::size_t{1} << 20;
+/// having the kernel zero fresh ones for every document. 256 KiB: glibc returns freed blocks
+/// from 128 KiB up to the kernel (mmap threshold, heap trimming), and on a virtual machine with
+/// slow page faults a 600 KB table faulted in again cost more than decoding into it (`nested`:
+/// 458 faults, 6.6 -> 1.3 ms a decode with its tables retained; the threshold was 1 MiB before
+/// session 12).
+inline constexpr std::size_t retain_min_bytes = std::size_t{1} << 18;
 /// A retained block of at least `min_bytes`, or null; `got` is its size. The one closest in size
 /// to `bytes`, or with `largest` (a table still growing) the largest; among blocks a table of the
 /// same element size gave back first (a document's node table takes what a node table left,
