@@ -13,6 +13,7 @@
 #include <cstring>
 #include <limits>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "brine/detail/output.hpp"
@@ -72,6 +73,18 @@ struct guarded {
   std::size_t size;
 };
 
+// Document nodes of kind `k` holding `values` (doubles in .f, ints in .i), at made-up offsets.
+template <class T>
+std::vector<node> nodes_of(node_kind k, const std::vector<T>& values) {
+  std::vector<node> nodes(values.size());
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    nodes[i].head = make_head(k, 0, 1000 + 9 * i);
+    if constexpr (std::is_floating_point_v<T>) nodes[i].f = values[i];
+    else nodes[i].i = values[i];
+  }
+  return nodes;
+}
+
 }  // namespace
 
 TEST_CASE("put_floats: every kernel writes put_float's bytes for every length, and nothing else") {
@@ -104,11 +117,8 @@ TEST_CASE("put_floats: the chosen kernel is one this machine runs") {
 TEST_CASE("put_float_nodes: consecutive and scattered ids, stopping at a non-float or an id past the limit") {
   const std::vector<double> v = sample_doubles(200);
   // Nodes 0..199 hold v; node 200 is an int, 201 a None; the limit is 202.
-  std::vector<node> nodes(202);
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    nodes[i].head = make_head(node_kind::float64, 0, 1000 + 9 * i);
-    nodes[i].f = v[i];
-  }
+  std::vector<node> nodes = nodes_of(node_kind::float64, v);
+  nodes.resize(202);
   nodes[200].head = make_head(node_kind::int64, 0, 0);
   nodes[200].i = 7;
   nodes[201].head = make_head(node_kind::none, 0, 0);
@@ -164,11 +174,7 @@ TEST_CASE("put_float_nodes: consecutive and scattered ids, stopping at a non-flo
 
 TEST_CASE("put_float_run: a run of float nodes, stopping at the first node of another kind") {
   const std::vector<double> v = sample_doubles(200);
-  std::vector<node> nodes(v.size());
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    nodes[i].head = make_head(node_kind::float64, 0, 1000 + 9 * i);
-    nodes[i].f = v[i];
-  }
+  const std::vector<node> nodes = nodes_of(node_kind::float64, v);
   for (const bulk_kernel k : kernels()) {
     CAPTURE(kernel_name(k));
     MESSAGE("kernel run: " << kernel_name(k));
@@ -315,11 +321,7 @@ TEST_CASE("put_ints: every kernel stops before the first item that starts at or 
 
 TEST_CASE("put_int_run: a run of int nodes, stopping at the first node of another kind or at the limit") {
   const std::vector<std::int64_t> v = sample_ints(300);
-  std::vector<node> nodes(v.size());
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    nodes[i].head = make_head(node_kind::int64, 0, 1000 + 9 * i);
-    nodes[i].i = v[i];
-  }
+  std::vector<node> nodes = nodes_of(node_kind::int64, v);
   for (const bulk_kernel k : kernels()) {
     CAPTURE(kernel_name(k));
     MESSAGE("kernel run: " << kernel_name(k));
